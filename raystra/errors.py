@@ -1,0 +1,89 @@
+"""Every error raystra raises on purpose.
+
+Each message is one readable paragraph that names the culprit (asset, field, file) and says how
+to fix it, so the CLI can print it as-is without a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CycleError",
+    "DefinitionsLoadError",
+    "DuplicateKeyError",
+    "InvalidDefinitionError",
+    "InvalidNameError",
+    "MissingResourceError",
+    "RaystraError",
+    "RunConfigError",
+    "RunNotFoundError",
+    "SelectionError",
+    "StepExecutionError",
+    "UnknownAssetError",
+]
+
+
+class RaystraError(Exception):
+    """Base class of every error raystra raises on purpose.
+
+    Example:
+        >>> try:
+        ...     raise RaystraError("something went wrong")
+        ... except RaystraError as err:
+        ...     str(err)
+        'something went wrong'
+    """
+
+
+class InvalidNameError(RaystraError, ValueError):
+    """A name (asset key part, op name, group, resource key) has characters raystra rejects."""
+
+
+class InvalidDefinitionError(RaystraError, ValueError):
+    """An asset, op or job was declared inconsistently (e.g. an `ins` entry with no parameter)."""
+
+
+class DuplicateKeyError(RaystraError):
+    """Two definitions claim the same asset key or node name."""
+
+
+class UnknownAssetError(RaystraError, KeyError):
+    """A dependency or selection names an asset that is not defined."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable.
+        return str(self.args[0]) if self.args else ""
+
+
+class CycleError(RaystraError):
+    """The dependency graph has a cycle; `cycle` holds the path, first node repeated at the end."""
+
+    def __init__(self, message: str, cycle: list[str]) -> None:
+        super().__init__(message)
+        self.cycle = cycle
+
+
+class MissingResourceError(RaystraError):
+    """An asset or op needs a resource key that no `Definitions(resources=...)` entry provides."""
+
+
+class RunConfigError(RaystraError, ValueError):
+    """Run config failed validation; `errors` lists `(field path, message)` pairs."""
+
+    def __init__(self, message: str, errors: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+class SelectionError(RaystraError, ValueError):
+    """A selection string could not be parsed or matched nothing it should have."""
+
+
+class DefinitionsLoadError(RaystraError):
+    """The CLI could not find or import the user's definitions (module, file or pyproject)."""
+
+
+class RunNotFoundError(RaystraError, LookupError):
+    """No run with the given id exists in the run storage."""
+
+
+class StepExecutionError(RaystraError):
+    """Raised by `materialize(..., raise_on_error=True)` when a step of the run failed."""

@@ -1,0 +1,281 @@
+"""Frozen event records: the single source of truth about a run.
+
+Executors yield these; storage, the CLI, traces and the web UI only consume them. Run and step
+status is derived from them (see `raystra.storage` for the derived views).
+
+Every event carries ``run_id`` and ``timestamp`` (seconds since the epoch). Events serialise to
+plain JSON-able dicts with `event_to_dict` / `event_from_dict`, which is how storage keeps them.
+
+Example:
+    >>> event = StepStarted(run_id="r1", timestamp=0.0, step_key="orders", attempt=1)
+    >>> event_from_dict(event_to_dict(event)) == event
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import time
+import traceback as traceback_module
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from raystra.definitions._keys import AssetKey
+
+__all__ = [
+    "AssetMaterialized",
+    "ErrorInfo",
+    "Event",
+    "LogMessage",
+    "OpOutputStored",
+    "RunCanceled",
+    "RunFailed",
+    "RunStarted",
+    "RunStatus",
+    "RunSucceeded",
+    "StepFailed",
+    "StepRetrying",
+    "StepSkipped",
+    "StepStarted",
+    "StepSucceeded",
+    "event_from_dict",
+    "event_to_dict",
+    "now",
+]
+
+
+def now() -> float:
+    """The timestamp events use: seconds since the epoch."""
+    return time.time()
+
+
+class RunStatus(str, enum.Enum):
+    """Lifecycle of a run, derived from its events."""
+
+    QUEUED = "QUEUED"
+    STARTED = "STARTED"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    CANCELED = "CANCELED"
+
+    @property
+    def is_finished(self) -> bool:
+        """True once the run can no longer change."""
+        return self in (RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.CANCELED)
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """A captured exception: its type, message and full formatted traceback."""
+
+    type_name: str
+    message: str
+    traceback: str
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> ErrorInfo:
+        """Capture ``exc`` with its chained causes, as Python would print it."""
+        return cls(
+            type_name=type(exc).__qualname__,
+            message=str(exc),
+            traceback="".join(traceback_module.format_exception(exc)),
+        )
+
+    def redacted(self, secrets: tuple[str, ...]) -> ErrorInfo:
+        """Return a copy with every secret value replaced by ``***``."""
+        return ErrorInfo(
+            type_name=self.type_name,
+            message=redact(self.message, secrets),
+            traceback=redact(self.traceback, secrets),
+        )
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """Replace each non-empty secret in ``text`` with ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Base of every event: which run, and when."""
+
+    kind: ClassVar[str] = "Event"
+    run_id: str
+    timestamp: float = field(default_factory=now)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(Event):
+    """The run began executing ``step_keys`` (in topological order)."""
+
+    kind: ClassVar[str] = "RunStarted"
+    step_keys: tuple[str, ...] = ()
+    executor: str = "in_process"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSucceeded(Event):
+    """Every step succeeded and every output committed."""
+
+    kind: ClassVar[str] = "RunSucceeded"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFailed(Event):
+    """The run ended with failed steps (listed) or an engine error (``error``)."""
+
+    kind: ClassVar[str] = "RunFailed"
+    failed_step_keys: tuple[str, ...] = ()
+    error: ErrorInfo | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunCanceled(Event):
+    """The run was stopped before it finished (Ctrl-C, cancel request)."""
+
+    kind: ClassVar[str] = "RunCanceled"
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepStarted(Event):
+    """An attempt of a step began (attempt numbers start at 1)."""
+
+    kind: ClassVar[str] = "StepStarted"
+    step_key: str
+    attempt: int = 1
+    host: str = ""
+    pid: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepSucceeded(Event):
+    """A step's attempt finished and all its outputs committed."""
+
+    kind: ClassVar[str] = "StepSucceeded"
+    step_key: str
+    attempt: int = 1
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepRetrying(Event):
+    """An attempt failed and the step will run again after ``delay_s`` seconds."""
+
+    kind: ClassVar[str] = "StepRetrying"
+    step_key: str
+    attempt: int
+    error: ErrorInfo
+    delay_s: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepFailed(Event):
+    """A step failed for good (retries exhausted or not retryable)."""
+
+    kind: ClassVar[str] = "StepFailed"
+    step_key: str
+    attempt: int
+    error: ErrorInfo
+    duration_s: float = 0.0
+    host: str = ""
+    pid: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepSkipped(Event):
+    """A step did not run because an upstream step failed or was skipped."""
+
+    kind: ClassVar[str] = "StepSkipped"
+    step_key: str
+    reason: str
+    upstream_step_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssetMaterialized(Event):
+    """An asset's output committed to storage (recorded only after the write committed)."""
+
+    kind: ClassVar[str] = "AssetMaterialized"
+    step_key: str
+    asset_key: AssetKey
+    partition: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    code_version: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpOutputStored(Event):
+    """An op's output committed through its IO manager (so re-execution can load it)."""
+
+    kind: ClassVar[str] = "OpOutputStored"
+    step_key: str
+    output_name: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogMessage(Event):
+    """A line from ``context.log`` (source ``log``) or captured stdout/stderr of a step."""
+
+    kind: ClassVar[str] = "LogMessage"
+    step_key: str | None
+    message: str
+    level: str = "INFO"
+    source: str = "log"
+
+
+_EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (
+        RunStarted,
+        RunSucceeded,
+        RunFailed,
+        RunCanceled,
+        StepStarted,
+        StepSucceeded,
+        StepRetrying,
+        StepFailed,
+        StepSkipped,
+        AssetMaterialized,
+        OpOutputStored,
+        LogMessage,
+    )
+}
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """Serialise an event to a JSON-able dict with a ``kind`` discriminator."""
+    payload: dict[str, Any] = {"kind": event.kind}
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        if isinstance(value, AssetKey):
+            value = value.to_user_string()
+        elif isinstance(value, ErrorInfo):
+            value = dataclasses.asdict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, Mapping):
+            value = dict(value)
+        payload[f.name] = value
+    return payload
+
+
+def event_from_dict(payload: Mapping[str, Any]) -> Event:
+    """Rebuild an event serialised by `event_to_dict`."""
+    data = dict(payload)
+    cls = _EVENT_TYPES[data.pop("kind")]
+    if isinstance(data.get("asset_key"), str):
+        data["asset_key"] = AssetKey.from_user_string(data["asset_key"])
+    if isinstance(data.get("error"), Mapping):
+        data["error"] = ErrorInfo(**data["error"])
+    for name in ("step_keys", "failed_step_keys", "upstream_step_keys"):
+        if isinstance(data.get(name), list):
+            data[name] = tuple(data[name])
+    return cls(**data)

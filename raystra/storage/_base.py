@@ -1,0 +1,144 @@
+"""The run storage contract: runs, their events, and an index of materializations.
+
+A storage is a few methods over a SQL schema (`raystra.storage.sql` implements it for SQLite
+and, later, Postgres). Everything except `RunRecord` creation is derived from events: run status
+from run events, step status from step events, the materialization index from
+`AssetMaterialized`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from raystra.definitions._keys import AssetKey
+from raystra.events import ErrorInfo, Event, RunStatus
+
+__all__ = [
+    "MaterializationRecord",
+    "RunRecord",
+    "RunStorage",
+    "StepStats",
+    "StoredEvent",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRecord:
+    """One run as stored: what was asked for, and its status derived from events.
+
+    ``selection`` lists the step keys the run targets (asset keys as ``a/b`` strings, or op node
+    names for jobs). ``run_config`` never holds resource values, only user run config.
+    """
+
+    run_id: str
+    status: RunStatus = RunStatus.QUEUED
+    job_name: str | None = None
+    selection: tuple[str, ...] = ()
+    run_config: Mapping[str, Any] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    parent_run_id: str | None = None
+    root_run_id: str | None = None
+    executor: str = "in_process"
+    created_at: float = 0.0
+    started_at: float | None = None
+    ended_at: float | None = None
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event with its storage id (monotonic within a storage)."""
+
+    storage_id: int
+    event: Event
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaterializationRecord:
+    """One committed materialization of an asset (partition), from the index."""
+
+    storage_id: int
+    asset_key: AssetKey
+    partition: str | None
+    run_id: str
+    step_key: str
+    timestamp: float
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    code_version: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepStats:
+    """A step's outcome within a run, derived from its events.
+
+    ``status`` is one of ``IN_PROGRESS``, ``SUCCESS``, ``FAILURE``, ``SKIPPED``.
+    """
+
+    step_key: str
+    status: str
+    attempts: int = 0
+    start_time: float | None = None
+    end_time: float | None = None
+    error: ErrorInfo | None = None
+    skip_reason: str | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        """Wall time from the first start to the end, when both are known."""
+        if self.start_time is None or self.end_time is None:
+            return None
+        return self.end_time - self.start_time
+
+
+class RunStorage(abc.ABC):
+    """Where runs and their events live. Implementations must be safe to share in a process."""
+
+    @abc.abstractmethod
+    def add_run(self, record: RunRecord) -> None:
+        """Insert a new run (status QUEUED unless the record says otherwise)."""
+
+    @abc.abstractmethod
+    def store_events(self, events: Sequence[Event]) -> None:
+        """Append ``events`` in one transaction, updating run status and the asset index."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run with this id, or a unique id prefix; raise `RunNotFoundError` otherwise."""
+
+    @abc.abstractmethod
+    def get_runs(
+        self, *, limit: int = 50, statuses: Iterable[RunStatus] | None = None
+    ) -> list[RunRecord]:
+        """Most recent runs first."""
+
+    @abc.abstractmethod
+    def get_events(
+        self,
+        run_id: str,
+        *,
+        after_storage_id: int = 0,
+        kinds: Iterable[str] | None = None,
+        step_key: str | None = None,
+    ) -> list[StoredEvent]:
+        """A run's events in the order they were stored."""
+
+    @abc.abstractmethod
+    def get_step_stats(self, run_id: str) -> list[StepStats]:
+        """One entry per step that has events in the run, in first-seen order."""
+
+    @abc.abstractmethod
+    def latest_materializations(
+        self, asset_keys: Iterable[AssetKey] | None = None
+    ) -> dict[AssetKey, MaterializationRecord]:
+        """The newest materialization of each asset (all assets when ``asset_keys`` is None)."""
+
+    @abc.abstractmethod
+    def get_materializations(
+        self, asset_key: AssetKey, *, limit: int = 100
+    ) -> list[MaterializationRecord]:
+        """An asset's materializations, newest first."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most storages hold a pool
+        """Release connections."""
