@@ -10,6 +10,7 @@ __all__ = [
     "CycleError",
     "DefinitionsLoadError",
     "DuplicateKeyError",
+    "InputNotFoundError",
     "InvalidDefinitionError",
     "InvalidNameError",
     "MissingResourceError",
@@ -87,3 +88,7 @@ class RunNotFoundError(RaystraError, LookupError):
 
 class StepExecutionError(RaystraError):
     """Raised by `materialize(..., raise_on_error=True)` when a step of the run failed."""
+
+
+class InputNotFoundError(RaystraError, FileNotFoundError):
+    """An IO manager was asked to load a value that was never stored (or was deleted)."""
