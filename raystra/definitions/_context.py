@@ -1,0 +1,101 @@
+"""The context object handed to a step function that asks for it (a ``context`` parameter)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from raystra.definitions._keys import AssetKey
+from raystra.errors import RaystraError
+
+__all__ = ["AssetExecutionContext", "OpExecutionContext", "Resources"]
+
+
+class Resources:
+    """Attribute access to the resources a step asked for: ``context.resources.warehouse``."""
+
+    def __init__(self, resources: Mapping[str, Any]) -> None:
+        self._resources = dict(resources)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._resources[name]
+        except KeyError:
+            available = ", ".join(sorted(self._resources)) or "none"
+            raise AttributeError(
+                f"No resource {name!r} is available to this step (available: {available}). "
+                "Name it as a parameter or in required_resource_keys, and provide it in "
+                "Definitions(resources=...)."
+            ) from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._resources
+
+
+@dataclass(kw_only=True)
+class AssetExecutionContext:
+    """Run-time information for the step being executed.
+
+    Ask for it with a parameter named ``context`` (or annotated with this class).
+
+    Example:
+        >>> from raystra import asset
+        >>> @asset
+        ... def orders(context: AssetExecutionContext) -> list[int]:
+        ...     context.log.info("building orders for run %s", context.run_id)
+        ...     return [1, 2, 3]
+    """
+
+    run_id: str
+    step_key: str
+    node_name: str
+    asset_keys: tuple[AssetKey, ...] = ()
+    op_config: Any = None
+    resources: Resources = field(default_factory=lambda: Resources({}))
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("raystra.step"))
+    attempt: int = 1
+    partition_key_value: str | None = None
+    _output_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def asset_key(self) -> AssetKey:
+        """The key of the asset being materialized (for single-asset steps)."""
+        if len(self.asset_keys) != 1:
+            raise RaystraError(
+                f"Step {self.step_key!r} materializes {len(self.asset_keys)} assets; use "
+                "context.asset_keys (context.asset_key is for single-asset steps)."
+            )
+        return self.asset_keys[0]
+
+    @property
+    def retry_number(self) -> int:
+        """0 on the first attempt, then 1, 2, ... (Dagster's convention)."""
+        return self.attempt - 1
+
+    @property
+    def has_partition_key(self) -> bool:
+        """True when the step runs for a partition."""
+        return self.partition_key_value is not None
+
+    @property
+    def partition_key(self) -> str:
+        """The partition being materialized; raises for unpartitioned steps."""
+        if self.partition_key_value is None:
+            raise RaystraError(
+                f"Step {self.step_key!r} is not partitioned, so it has no partition_key. "
+                "Check context.has_partition_key first."
+            )
+        return self.partition_key_value
+
+    def add_output_metadata(self, metadata: Mapping[str, Any], output_name: str = "result") -> None:
+        """Attach metadata to an output's materialization (merged with the IO manager's)."""
+        self._output_metadata.setdefault(output_name, {}).update(metadata)
+
+    def output_metadata(self, output_name: str) -> dict[str, Any]:
+        """Metadata added so far for ``output_name``."""
+        return dict(self._output_metadata.get(output_name, {}))
+
+
+OpExecutionContext = AssetExecutionContext
