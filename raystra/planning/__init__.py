@@ -8,8 +8,10 @@ from raystra.planning._plan import (
     build_job_plan,
 )
 from raystra.planning._run_config import node_for_step, validate_run_config
+from raystra.planning._selection import AssetSelection
 
 __all__ = [
+    "AssetSelection",
     "ExecutionPlan",
     "Step",
     "StepInput",

@@ -1,0 +1,136 @@
+"""raystra: asset-centric data orchestration on Ray.
+
+Declare assets with `asset`, collect them in `Definitions`, and run them with `materialize` (or
+the ``raystra`` CLI). Names follow Dagster's wherever the concept is the same, so an asset module
+ports by changing its imports.
+
+Example:
+    >>> import raystra
+    >>> @raystra.asset
+    ... def orders() -> list[int]:
+    ...     return [1, 2, 3]
+    >>> @raystra.asset
+    ... def order_count(orders: list[int]) -> int:
+    ...     return len(orders)
+    >>> defs = raystra.Definitions(assets=[orders, order_count])
+    >>> order_count([1, 2])  # assets stay plain functions for unit tests
+    2
+
+``import raystra`` stays light: it imports neither ray, pandas nor sqlalchemy. The run API
+(`materialize`, `execute_job`, `reexecute`, `load_asset_value`) loads on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from raystra.definitions import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    AssetOut,
+    AssetsDefinition,
+    AssetSpec,
+    Backoff,
+    Config,
+    ConfigurableIOManager,
+    ConfigurableResource,
+    Definitions,
+    EnvVar,
+    In,
+    InputContext,
+    IOManager,
+    Jitter,
+    JobDefinition,
+    MaterializeResult,
+    OpDefinition,
+    OpExecutionContext,
+    Out,
+    Output,
+    OutputContext,
+    RetryPolicy,
+    RunConfig,
+    asset,
+    job,
+    multi_asset,
+    op,
+)
+from raystra.errors import (
+    CycleError,
+    DuplicateKeyError,
+    InvalidDefinitionError,
+    MissingResourceError,
+    RaystraError,
+    RunConfigError,
+    StepExecutionError,
+    UnknownAssetError,
+)
+from raystra.planning import AssetSelection
+
+if TYPE_CHECKING:
+    from raystra.api import (
+        RunResult,
+        execute_job,
+        load_asset_value,
+        materialize,
+        reexecute,
+    )
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AssetExecutionContext",
+    "AssetIn",
+    "AssetKey",
+    "AssetOut",
+    "AssetSelection",
+    "AssetSpec",
+    "AssetsDefinition",
+    "Backoff",
+    "Config",
+    "ConfigurableIOManager",
+    "ConfigurableResource",
+    "CycleError",
+    "Definitions",
+    "DuplicateKeyError",
+    "EnvVar",
+    "IOManager",
+    "In",
+    "InputContext",
+    "InvalidDefinitionError",
+    "Jitter",
+    "JobDefinition",
+    "MaterializeResult",
+    "MissingResourceError",
+    "OpDefinition",
+    "OpExecutionContext",
+    "Out",
+    "Output",
+    "OutputContext",
+    "RaystraError",
+    "RetryPolicy",
+    "RunConfig",
+    "RunConfigError",
+    "RunResult",
+    "StepExecutionError",
+    "UnknownAssetError",
+    "asset",
+    "execute_job",
+    "job",
+    "load_asset_value",
+    "materialize",
+    "multi_asset",
+    "op",
+    "reexecute",
+]
+
+# Names served by raystra.api, imported on first access so `import raystra` stays cheap.
+_LAZY_API = {"RunResult", "execute_job", "load_asset_value", "materialize", "reexecute"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_API:
+        import raystra.api
+
+        return getattr(raystra.api, name)
+    raise AttributeError(f"module 'raystra' has no attribute {name!r}")

@@ -1,0 +1,434 @@
+"""The facade the CLI (and later the web UI) call: materialize, execute jobs, re-execute, query.
+
+Everything here composes the lower layers: selection and planning, an executor's events, and
+run storage. Nothing here knows how a step runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from raystra.definitions import (
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    Definitions,
+    InputContext,
+    JobDefinition,
+    OutputContext,
+    RunConfig,
+)
+from raystra.errors import RaystraError, SelectionError, StepExecutionError
+from raystra.events import (
+    AssetMaterialized,
+    ErrorInfo,
+    Event,
+    OpOutputStored,
+    RunCanceled,
+    RunFailed,
+    RunStatus,
+    StepFailed,
+    now,
+)
+from raystra.execution import Executor, RunRequest, load_executor, resolve_resources
+from raystra.planning import (
+    AssetSelection,
+    ExecutionPlan,
+    build_asset_plan,
+    build_job_plan,
+    validate_run_config,
+)
+from raystra.storage import BatchingEventWriter, RunRecord, RunStorage, open_storage
+
+__all__ = [
+    "RunResult",
+    "execute_job",
+    "load_asset_value",
+    "materialize",
+    "reexecute",
+    "resolve_selection",
+]
+
+EventCallback = Callable[[Event], None]
+
+
+@dataclass
+class RunResult:
+    """The outcome of a run: status, id, every event, and access to outputs.
+
+    Example:
+        >>> from raystra import asset, materialize
+        >>> @asset
+        ... def answer() -> int:
+        ...     return 42
+        >>> result = materialize([answer])  # doctest: +SKIP
+        >>> result.success, result.output_for("answer")  # doctest: +SKIP
+        (True, 42)
+    """
+
+    run_id: str
+    status: RunStatus
+    events: list[Event]
+    definitions: Definitions
+    plan: ExecutionPlan
+    storage: RunStorage | None = field(default=None, repr=False)
+
+    @property
+    def success(self) -> bool:
+        """True when the run ended SUCCESS."""
+        return self.status is RunStatus.SUCCESS
+
+    @property
+    def failed_steps(self) -> list[StepFailed]:
+        """The final failure event of each failed step."""
+        return [e for e in self.events if isinstance(e, StepFailed)]
+
+    @property
+    def materializations(self) -> list[AssetMaterialized]:
+        """Every asset materialization of the run, in order."""
+        return [e for e in self.events if isinstance(e, AssetMaterialized)]
+
+    def output_for(self, key: AssetKey | str, output_name: str = "result") -> Any:
+        """Load an output of this run through its IO manager.
+
+        ``key`` is an asset key (``"sales_by_customer"``) or, for job runs, an op node name.
+        """
+        if self.plan.job_name is None:
+            return load_asset_value(self.definitions, key)
+        job_def = self.definitions.get_job(self.plan.job_name)
+        node_name = key.to_user_string() if isinstance(key, AssetKey) else key
+        output = job_def.node(node_name).op.output(output_name)
+        resources, _ = resolve_resources(self.definitions, [output.io_manager_key])
+        upstream = OutputContext(
+            run_id=self.run_id, step_key=node_name, output_name=output_name
+        )
+        return resources[output.io_manager_key].load_input(
+            InputContext(name=output_name, step_key="<caller>", upstream_output=upstream)
+        )
+
+    asset_value = output_for
+
+
+def _as_definitions(
+    assets_or_definitions: Definitions | Iterable[AssetsDefinition | AssetSpec],
+    resources: Mapping[str, Any] | None,
+) -> Definitions:
+    if isinstance(assets_or_definitions, Definitions):
+        if not resources:
+            return assets_or_definitions
+        merged = {**assets_or_definitions.resources, **resources}
+        return Definitions(
+            [*assets_or_definitions.assets, *assets_or_definitions.asset_specs],
+            jobs=assets_or_definitions.jobs.values(),
+            resources=merged,
+            pools=assets_or_definitions.pools,
+        )
+    return Definitions(list(assets_or_definitions), resources=resources)
+
+
+def resolve_selection(defs: Definitions, selection: Any = None) -> frozenset[AssetKey]:
+    """Resolve a selection (string, `AssetSelection`, keys, or None for all) to asset keys.
+
+    Raises `SelectionError` when the selection matches nothing raystra can materialize.
+    """
+    if selection is None:
+        return defs.asset_graph.materializable_keys
+    keys = AssetSelection.from_coercible(selection).resolve(defs.asset_graph)
+    materializable = keys - defs.asset_graph.external
+    if not materializable:
+        raise SelectionError(
+            f"Selection {str(selection)!r} matches no asset raystra can materialize. "
+            "`raystra assets list` shows the assets and their groups."
+        )
+    return frozenset(materializable)
+
+
+def _run(
+    defs: Definitions,
+    plan: ExecutionPlan,
+    *,
+    run_config: RunConfig | Mapping[str, Any] | None,
+    executor: str | Executor,
+    storage: RunStorage | None,
+    raise_on_error: bool,
+    tags: Mapping[str, str] | None = None,
+    parent_run_id: str | None = None,
+    root_run_id: str | None = None,
+    on_event: EventCallback | None = None,
+    max_concurrent: int | None = None,
+) -> RunResult:
+    """Validate config, record the run, execute it, and write its events in batches."""
+    step_config = validate_run_config(defs, plan, run_config)
+    chosen = load_executor(executor)
+    storage = storage or open_storage()
+    run_id = str(uuid.uuid4())
+    storage.add_run(
+        RunRecord(
+            run_id=run_id,
+            job_name=plan.job_name,
+            selection=plan.step_keys,
+            run_config={"ops": {key: {"config": cfg} for key, cfg in step_config.items()}},
+            tags=dict(tags or {}),
+            parent_run_id=parent_run_id,
+            root_run_id=root_run_id,
+            executor=chosen.name,
+            created_at=now(),
+        )
+    )
+    events: list[Event] = []
+    status = RunStatus.STARTED
+    request = RunRequest(
+        run_id=run_id, definitions=defs, step_config=step_config, max_concurrent=max_concurrent
+    )
+
+    def record(event: Event) -> None:
+        nonlocal status
+        writer.write(event)
+        events.append(event)
+        if isinstance(event, RunFailed):
+            status = RunStatus.FAILURE
+        elif isinstance(event, RunCanceled):
+            status = RunStatus.CANCELED
+        elif event.kind == "RunSucceeded":
+            status = RunStatus.SUCCESS
+        if on_event is not None:
+            on_event(event)
+
+    with BatchingEventWriter(storage) as writer:
+        try:
+            for event in chosen.execute(plan, request):
+                record(event)
+        except KeyboardInterrupt:
+            record(RunCanceled(run_id=run_id, reason="interrupted (Ctrl-C)"))
+            raise
+        except Exception as exc:
+            # An engine error, not a step error: the run must not stay "in progress".
+            record(
+                RunFailed(
+                    run_id=run_id,
+                    error=ErrorInfo.from_exception(exc),
+                    reason=f"executor {chosen.name!r} failed: {exc}",
+                )
+            )
+            raise
+        if not status.is_finished:
+            record(RunFailed(run_id=run_id, reason="executor stopped without finishing the run"))
+    result = RunResult(
+        run_id=run_id, status=status, events=events, definitions=defs, plan=plan, storage=storage
+    )
+    if raise_on_error and not result.success:
+        raise StepExecutionError(_failure_summary(result))
+    return result
+
+
+def _failure_summary(result: RunResult) -> str:
+    failures = result.failed_steps
+    if not failures:
+        return f"Run {result.run_id} ended {result.status.value}."
+    first = failures[0]
+    others = f" ({len(failures) - 1} more step(s) failed)" if len(failures) > 1 else ""
+    return (
+        f"Run {result.run_id} failed: step {first.step_key!r} raised {first.error.type_name}: "
+        f"{first.error.message}{others}. `raystra runs show {result.run_id}` has the traceback."
+    )
+
+
+def materialize(
+    assets_or_definitions: Definitions | Iterable[AssetsDefinition | AssetSpec],
+    selection: Any = None,
+    *,
+    resources: Mapping[str, Any] | None = None,
+    run_config: RunConfig | Mapping[str, Any] | None = None,
+    executor: str | Executor = "in_process",
+    raise_on_error: bool = True,
+    storage: RunStorage | None = None,
+    tags: Mapping[str, str] | None = None,
+    on_event: EventCallback | None = None,
+    max_concurrent: int | None = None,
+) -> RunResult:
+    """Materialize assets: plan the selection, run it, record everything.
+
+    Args:
+        assets_or_definitions: A `Definitions`, or a list of assets and specs.
+        selection: A selection string (``"+revenue_report"``), an `AssetSelection`, asset keys,
+            or None for every asset.
+        resources: Resources to add to (or override in) the definitions.
+        run_config: Config per step, as ``{"ops": {name: {"config": {...}}}}`` or `RunConfig`.
+        executor: ``"in_process"`` (default for now) or an `Executor` instance.
+        raise_on_error: Raise `StepExecutionError` if the run does not succeed.
+        storage: Run storage; defaults to `raystra.storage.open_storage()`.
+
+    Example:
+        >>> from raystra import asset
+        >>> @asset
+        ... def numbers() -> list[int]:
+        ...     return [1, 2, 3]
+        >>> materialize([numbers]).success  # doctest: +SKIP
+        True
+    """
+    defs = _as_definitions(assets_or_definitions, resources)
+    plan = build_asset_plan(defs, resolve_selection(defs, selection))
+    return _run(
+        defs,
+        plan,
+        run_config=run_config,
+        executor=executor,
+        storage=storage,
+        raise_on_error=raise_on_error,
+        tags=tags,
+        on_event=on_event,
+        max_concurrent=max_concurrent,
+    )
+
+
+def execute_job(
+    job_or_definitions: JobDefinition | Definitions,
+    job_name: str | None = None,
+    *,
+    resources: Mapping[str, Any] | None = None,
+    run_config: RunConfig | Mapping[str, Any] | None = None,
+    executor: str | Executor = "in_process",
+    raise_on_error: bool = True,
+    storage: RunStorage | None = None,
+    tags: Mapping[str, str] | None = None,
+    on_event: EventCallback | None = None,
+) -> RunResult:
+    """Run an op-based job (Dagster's ``job.execute_in_process`` equivalent).
+
+    Example:
+        >>> from raystra import job, op
+        >>> @op
+        ... def hello() -> str:
+        ...     return "hi"
+        >>> @job
+        ... def greet():
+        ...     hello()
+        >>> execute_job(greet).success  # doctest: +SKIP
+        True
+    """
+    if isinstance(job_or_definitions, JobDefinition):
+        defs = Definitions(jobs=[job_or_definitions], resources=resources)
+        job_def = job_or_definitions
+    else:
+        defs = _as_definitions(job_or_definitions, resources)
+        if job_name is None:
+            raise RaystraError(
+                f"execute_job needs a job name; jobs: {', '.join(sorted(defs.jobs)) or 'none'}."
+            )
+        job_def = defs.get_job(job_name)
+    plan = build_job_plan(defs, job_def)
+    return _run(
+        defs,
+        plan,
+        run_config=run_config,
+        executor=executor,
+        storage=storage,
+        raise_on_error=raise_on_error,
+        tags=tags,
+        on_event=on_event,
+    )
+
+
+def _steps_to_rerun(storage: RunStorage, run: RunRecord, from_failure: bool) -> list[str]:
+    if not from_failure:
+        return list(run.selection)
+    stats = {s.step_key: s for s in storage.get_step_stats(run.run_id)}
+    return [
+        key for key in run.selection if key not in stats or stats[key].status != "SUCCESS"
+    ]
+
+
+def _output_run_ids(storage: RunStorage, run: RunRecord) -> dict[str, str]:
+    """Which run last stored each op's outputs, walking the re-execution chain back."""
+    found: dict[str, str] = {}
+    current: RunRecord | None = run
+    while current is not None:
+        for stored in storage.get_events(current.run_id, kinds=[OpOutputStored.kind]):
+            event = stored.event
+            assert isinstance(event, OpOutputStored)
+            found.setdefault(event.step_key, current.run_id)
+        current = storage.get_run(current.parent_run_id) if current.parent_run_id else None
+    return found
+
+
+def reexecute(
+    definitions: Definitions,
+    run_id: str,
+    *,
+    from_failure: bool = True,
+    executor: str | Executor = "in_process",
+    storage: RunStorage | None = None,
+    raise_on_error: bool = False,
+    on_event: EventCallback | None = None,
+) -> RunResult:
+    """Run a previous run again; with ``from_failure`` only its failed and skipped steps.
+
+    Steps not re-run hand over nothing in memory: their outputs load from storage (the latest
+    materialization for assets, the run that stored them for op outputs).
+
+    Example:
+        >>> reexecute(defs, "3f2a", from_failure=True)  # doctest: +SKIP
+    """
+    storage = storage or open_storage()
+    parent = storage.get_run(run_id)
+    steps = _steps_to_rerun(storage, parent, from_failure)
+    if not steps:
+        raise RaystraError(
+            f"Run {parent.run_id} has no failed or skipped steps to re-execute; use "
+            "`raystra reexecute RUN` without --from-failure to run all of its steps again."
+        )
+    if parent.job_name is not None:
+        job_def = definitions.get_job(parent.job_name)
+        plan = build_job_plan(
+            definitions,
+            job_def,
+            node_names=steps,
+            output_run_ids=_output_run_ids(storage, parent),
+        )
+    else:
+        keys: list[AssetKey] = []
+        for step_key in steps:
+            try:
+                keys.extend(definitions.get_node_by_step_key(step_key).keys)
+            except KeyError:
+                raise SelectionError(
+                    f"Run {parent.run_id} ran step {step_key!r}, which the current definitions "
+                    "no longer have; materialize the assets you need instead."
+                ) from None
+        plan = build_asset_plan(definitions, keys)
+    parent_ops = dict(parent.run_config).get("ops", {})
+    return _run(
+        definitions,
+        plan,
+        run_config={"ops": {k: v for k, v in parent_ops.items() if k in plan.step_keys}},
+        executor=executor,
+        storage=storage,
+        raise_on_error=raise_on_error,
+        tags={**parent.tags, "raystra/parent_run_id": parent.run_id},
+        parent_run_id=parent.run_id,
+        root_run_id=parent.root_run_id or parent.run_id,
+        on_event=on_event,
+    )
+
+
+def load_asset_value(definitions: Definitions, key: AssetKey | str | Sequence[str]) -> Any:
+    """Load an asset's stored value through its IO manager (like Dagster's ``load_asset_value``).
+
+    Example:
+        >>> load_asset_value(defs, "sales_by_customer")  # doctest: +SKIP
+    """
+    asset_key = AssetKey.from_coercible(key)
+    definition = definitions.get_definition(asset_key)
+    io_key = (
+        definition.io_manager_key
+        if isinstance(definition, AssetSpec)
+        else definition.output_for_key(asset_key).io_manager_key
+    )
+    resources, _ = resolve_resources(definitions, [io_key])
+    upstream = OutputContext(run_id="", step_key="", asset_key=asset_key)
+    return resources[io_key].load_input(
+        InputContext(name=asset_key.name, step_key="<caller>", upstream_output=upstream)
+    )
