@@ -102,9 +102,7 @@ class RunResult:
         node_name = key.to_user_string() if isinstance(key, AssetKey) else key
         output = job_def.node(node_name).op.output(output_name)
         resources, _ = resolve_resources(self.definitions, [output.io_manager_key])
-        upstream = OutputContext(
-            run_id=self.run_id, step_key=node_name, output_name=output_name
-        )
+        upstream = OutputContext(run_id=self.run_id, step_key=node_name, output_name=output_name)
         return resources[output.io_manager_key].load_input(
             InputContext(name=output_name, step_key="<caller>", upstream_output=upstream)
         )
@@ -336,9 +334,7 @@ def _steps_to_rerun(storage: RunStorage, run: RunRecord, from_failure: bool) -> 
     if not from_failure:
         return list(run.selection)
     stats = {s.step_key: s for s in storage.get_step_stats(run.run_id)}
-    return [
-        key for key in run.selection if key not in stats or stats[key].status != "SUCCESS"
-    ]
+    return [key for key in run.selection if key not in stats or stats[key].status != "SUCCESS"]
 
 
 def _output_run_ids(storage: RunStorage, run: RunRecord) -> dict[str, str]:

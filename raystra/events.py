@@ -51,7 +51,7 @@ def now() -> float:
     return time.time()
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     """Lifecycle of a run, derived from its events."""
 
     QUEUED = "QUEUED"

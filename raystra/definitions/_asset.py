@@ -288,7 +288,9 @@ def asset(
         prefix = _prefix_parts(key_prefix)
         for part in prefix:
             validate_name(part, what=f"key_prefix part of asset {node_name!r}")
-        asset_key = AssetKey.from_coercible(key) if key is not None else AssetKey([*prefix, node_name])
+        asset_key = (
+            AssetKey.from_coercible(key) if key is not None else AssetKey([*prefix, node_name])
+        )
         group = validate_name(group_name or "default", what=f"Group name of asset {node_name!r}")
         roles = analyse_parameters(func, node_name=node_name)
         output = NodeOutput(

@@ -70,7 +70,7 @@ class Definitions:
                     f"Definitions(assets=...) got {type(item).__name__} {item!r}; pass functions "
                     "decorated with @asset or @multi_asset, or AssetSpec objects."
                 )
-        self._jobs = {}
+        self._jobs: dict[str, JobDefinition] = {}
         for job_def in jobs:
             if not isinstance(job_def, JobDefinition):
                 raise InvalidDefinitionError(
@@ -149,14 +149,15 @@ class Definitions:
         for job_def in self._jobs.values():
             for node in job_def.nodes:
                 for op_input in node.op.inputs:
-                    key = op_input.asset_key
-                    if key is not None and op_input.name not in node.upstream:
-                        if key not in self._by_key:
-                            raise UnknownAssetError(
-                                f"Job {job_def.name!r}: op {node.name!r} input "
-                                f"{op_input.name!r} loads asset {key.to_user_string()!r}, which "
-                                f"is not defined.{suggest(key.to_user_string(), known)}"
-                            )
+                    loads = op_input.asset_key
+                    if loads is None or op_input.name in node.upstream:
+                        continue
+                    if loads not in self._by_key:
+                        raise UnknownAssetError(
+                            f"Job {job_def.name!r}: op {node.name!r} input "
+                            f"{op_input.name!r} loads asset {loads.to_user_string()!r}, "
+                            f"which is not defined.{suggest(loads.to_user_string(), known)}"
+                        )
         return AssetGraph.build(
             parents=parents, groups=groups, external=(s.key for s in self._specs)
         )
@@ -178,8 +179,8 @@ class Definitions:
             cycle = self._find_cycle({k for k, count in remaining.items() if count > 0})
             path = " -> ".join(cycle)
             raise CycleError(
-                f"The asset graph has a cycle: {path}. An asset cannot depend on itself, "
-                "directly or through others; each feeds the next; remove one of these dependencies.",
+                f"The asset graph has a cycle: {path} (each feeds the next). An asset cannot "
+                "depend on itself, directly or through others; remove one of these dependencies.",
                 cycle,
             )
         return tuple(order)
@@ -194,12 +195,12 @@ class Definitions:
             seen[node] = len(path)
             path.append(node)
             node = min(p for p in self._graph.parents[node] if p in stuck)
-        loop = path[seen[node] :] + [node]
+        loop = [*path[seen[node] :], node]
         return [key.to_user_string() for key in reversed(loop)]
 
     def _check_resources(self) -> None:
         provided = set(self._resources) | {DEFAULT_IO_MANAGER_KEY}
-        users: list[tuple[str, NodeDefinition]] = [
+        users: list[tuple[str, NodeDefinition | _SpecUser]] = [
             (f"Asset {step_key_for(d)!r}", d) for d in self._assets_defs
         ]
         users += [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Union
 
 from raystra.errors import InvalidNameError
 
@@ -93,7 +92,7 @@ class AssetKey:
         return f"AssetKey({self.to_user_string()!r})"
 
 
-CoercibleToAssetKey = Union[AssetKey, str, Sequence[str]]
+CoercibleToAssetKey = AssetKey | str | Sequence[str]
 
 
 def coerce_keys(values: Iterable[CoercibleToAssetKey]) -> tuple[AssetKey, ...]:

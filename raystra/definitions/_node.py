@@ -18,7 +18,7 @@ from raystra.definitions._keys import AssetKey, validate_name
 from raystra.definitions._retry import RetryPolicy
 from raystra.errors import InvalidDefinitionError
 
-__all__ = ["NodeDefinition", "NodeInput", "NodeOutput", "ParameterRoles", "RAY_OPTION_KEYS"]
+__all__ = ["RAY_OPTION_KEYS", "NodeDefinition", "NodeInput", "NodeOutput", "ParameterRoles"]
 
 DEFAULT_IO_MANAGER_KEY = "io_manager"
 

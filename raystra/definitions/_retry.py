@@ -11,14 +11,14 @@ from raystra.errors import InvalidDefinitionError
 __all__ = ["Backoff", "Jitter", "RetryPolicy"]
 
 
-class Backoff(str, enum.Enum):
+class Backoff(enum.StrEnum):
     """How the delay grows between attempts."""
 
     LINEAR = "LINEAR"
     EXPONENTIAL = "EXPONENTIAL"
 
 
-class Jitter(str, enum.Enum):
+class Jitter(enum.StrEnum):
     """Randomness added to the delay, so retries of many steps don't stampede."""
 
     FULL = "FULL"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 
 from raystra.errors import RaystraError
-
 from raystra.execution._executor import Executor, RunRequest
 from raystra.execution._in_process import InProcessExecutor
 from raystra.execution._io import load_io_manager_class, resolve_resources
@@ -39,9 +38,7 @@ def load_executor(name: str | Executor) -> Executor:
     if isinstance(name, Executor):
         return name
     if name not in EXECUTORS:
-        raise RaystraError(
-            f"Unknown executor {name!r}; choose one of {sorted(EXECUTORS)}."
-        )
+        raise RaystraError(f"Unknown executor {name!r}; choose one of {sorted(EXECUTORS)}.")
     module_name, _, attr = EXECUTORS[name].partition(":")
     executor_class = getattr(importlib.import_module(module_name), attr)
     instance = executor_class()

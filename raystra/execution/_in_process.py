@@ -29,7 +29,8 @@ class InProcessExecutor(Executor):
         >>> from raystra.definitions import InMemoryIOManager
         >>> defs = Definitions([one], resources={"io_manager": InMemoryIOManager()})
         >>> plan = build_asset_plan(defs, defs.topological_keys)
-        >>> [e.kind for e in InProcessExecutor().execute(plan, RunRequest(run_id="r", definitions=defs))][-1]
+        >>> request = RunRequest(run_id="r", definitions=defs)
+        >>> [e.kind for e in InProcessExecutor().execute(plan, request)][-1]
         'RunSucceeded'
     """
 

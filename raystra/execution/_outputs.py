@@ -79,7 +79,8 @@ def _from_named_items(node: NodeDefinition, items: list[Any]) -> dict[str, StepO
         if name is None or name not in names:
             raise RaystraError(
                 f"{node.name!r} yielded {item!r}, which names no output; its outputs are "
-                f"{names}. Yield Output(value, output_name=...) or MaterializeResult(asset_key=...)."
+                f"{names}. Yield Output(value, output_name=...) or "
+                "MaterializeResult(asset_key=...)."
             )
         collected[name] = _unwrap(name, item)
     missing = [name for name in names if name not in collected]

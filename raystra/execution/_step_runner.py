@@ -78,9 +78,7 @@ def _output_context(attempt: _Attempt, output_name: str) -> OutputContext:
     )
 
 
-def _load_inputs(
-    attempt: _Attempt, upstream_values: Mapping[str, Any]
-) -> dict[str, Any]:
+def _load_inputs(attempt: _Attempt, upstream_values: Mapping[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     annotations = attempt.node.roles.annotations
     for step_input in attempt.step.inputs:
@@ -200,7 +198,9 @@ def run_step(
     for attempt_number in range(1, max_attempts + 1):
         started = now()
         events.append(
-            StepStarted(run_id=run_id, step_key=step_key, attempt=attempt_number, host=host, pid=pid)
+            StepStarted(
+                run_id=run_id, step_key=step_key, attempt=attempt_number, host=host, pid=pid
+            )
         )
         capture = StepLogCapture(run_id=run_id, step_key=step_key)
         resources: dict[str, Any] = {}
@@ -224,16 +224,24 @@ def run_step(
                 delay = policy.delay_for(attempt_number)
                 events.append(
                     StepRetrying(
-                        run_id=run_id, step_key=step_key, attempt=attempt_number,
-                        error=error, delay_s=delay,
+                        run_id=run_id,
+                        step_key=step_key,
+                        attempt=attempt_number,
+                        error=error,
+                        delay_s=delay,
                     )
                 )
                 sleep(delay)
                 continue
             events.append(
                 StepFailed(
-                    run_id=run_id, step_key=step_key, attempt=attempt_number, error=error,
-                    duration_s=now() - started, host=host, pid=pid,
+                    run_id=run_id,
+                    step_key=step_key,
+                    attempt=attempt_number,
+                    error=error,
+                    duration_s=now() - started,
+                    host=host,
+                    pid=pid,
                 )
             )
             return StepOutcome(step_key, success=False, events=events, error=error)
@@ -243,7 +251,9 @@ def run_step(
         events.extend(materializations)
         events.append(
             StepSucceeded(
-                run_id=run_id, step_key=step_key, attempt=attempt_number,
+                run_id=run_id,
+                step_key=step_key,
+                attempt=attempt_number,
                 duration_s=now() - started,
             )
         )

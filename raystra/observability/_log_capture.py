@@ -102,7 +102,7 @@ class StepLogCapture:
         """Redirect this thread's ``sys.stdout``/``sys.stderr`` into events while inside."""
         out, err = _LineStream(self._emit_line, "stdout"), _LineStream(self._emit_line, "stderr")
         previous: tuple[TextIO, TextIO] = (sys.stdout, sys.stderr)
-        sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+        sys.stdout, sys.stderr = out, err
         try:
             yield
         finally:

@@ -122,16 +122,15 @@ def build_asset_plan(defs: Definitions, selected: Iterable[AssetKey]) -> Executi
             assets_def = defs.get_assets_def(key)
             selected_defs[step_key_for(assets_def)] = assets_def
     producer_step = {
-        key: step_key
-        for step_key, assets_def in selected_defs.items()
-        for key in assets_def.keys
+        key: step_key for step_key, assets_def in selected_defs.items() for key in assets_def.keys
     }
     steps = []
     for step_key, assets_def in selected_defs.items():
         inputs = []
         for node_input in assets_def.inputs:
-            key = node_input.asset_key
-            assert key is not None  # asset inputs always name their upstream asset
+            upstream_key = node_input.asset_key
+            assert upstream_key is not None  # asset inputs always name their upstream asset
+            key = upstream_key
             upstream = producer_step.get(key)
             if upstream is not None and upstream != step_key:
                 inputs.append(
@@ -151,9 +150,9 @@ def build_asset_plan(defs: Definitions, selected: Iterable[AssetKey]) -> Executi
                         io_manager_key=_io_manager_key_for(defs, key),
                     )
                 )
-        dep_steps = {
-            producer_step[k] for k in assets_def.dependency_keys if k in producer_step
-        } - {step_key}
+        dep_steps = {producer_step[k] for k in assets_def.dependency_keys if k in producer_step} - {
+            step_key
+        }
         steps.append(
             Step(
                 key=step_key,

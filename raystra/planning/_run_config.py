@@ -49,7 +49,9 @@ def validate_run_config(
         errors.append((name, "unknown top-level key; run config has one section, 'ops'"))
     ops = raw.get("ops") or {}
     if not isinstance(ops, Mapping):
-        errors.append(("ops", f"must be a mapping of step name to config, got {type(ops).__name__}"))
+        errors.append(
+            ("ops", f"must be a mapping of step name to config, got {type(ops).__name__}")
+        )
         ops = {}
 
     by_name: dict[str, str] = {}
@@ -84,9 +86,7 @@ def validate_run_config(
         elif isinstance(entry, Mapping) and set(entry) <= {"config"}:
             values = entry.get("config") or {}
         else:
-            errors.append(
-                (f"ops.{name}", "expected {'config': {...}} or a Config instance")
-            )
+            errors.append((f"ops.{name}", "expected {'config': {...}} or a Config instance"))
             continue
         try:
             validated[step.key] = config_type.model_validate(values).model_dump(mode="json")
