@@ -15,6 +15,7 @@ from typing import Any
 
 from raystra.definitions._config import ConfigurableResource
 from raystra.definitions._keys import AssetKey
+from raystra.errors import InputNotFoundError
 
 __all__ = [
     "ConfigurableIOManager",
@@ -50,9 +51,10 @@ class OutputContext:
         return self.asset_key is not None
 
     def identity(self) -> tuple[str, ...]:
-        """Path-like parts that name this output: the asset key, or run/step/output for ops."""
+        """Parts that name this output: the asset key (and partition), or run/step/output."""
         if self.asset_key is not None:
-            return self.asset_key.path
+            partition = () if self.partition_key is None else (f"partition={self.partition_key}",)
+            return (*self.asset_key.path, *partition)
         return ("runs", self.run_id, self.step_key, self.output_name)
 
 
@@ -60,8 +62,9 @@ class OutputContext:
 class InputContext:
     """What an IO manager knows about an input it loads.
 
-    ``upstream_output`` describes the output being loaded (the asset, or the producing run, step
-    and output for op outputs); ``expected_type`` is the parameter's annotation, if any.
+    ``upstream_output`` describes the output being loaded (the asset and the partition of it to
+    load, or the producing run, step and output for op outputs); ``partition_key`` is the
+    partition the *consuming* step runs for; ``expected_type`` is the parameter's annotation.
     """
 
     name: str
@@ -137,8 +140,8 @@ class InMemoryIOManager(IOManager):
     def load_input(self, context: InputContext) -> Any:
         identity = context.upstream_output.identity()
         if identity not in self.values:
-            raise FileNotFoundError(
-                f"Input {context.name!r} of step {context.step_key!r}: nothing stored for "
-                f"{'/'.join(identity)!r}. Materialize it first."
+            raise InputNotFoundError(
+                f"Input {context.name!r} of step {context.step_key!r}: nothing stored in memory "
+                f"for {'/'.join(identity)!r}. Materialize it first in this process."
             )
         return self.values[identity]

@@ -1,0 +1,106 @@
+"""Where stored outputs live: the base location and the one function that knows the layout.
+
+Layout under the base path (any fsspec URL, or a plain local path)::
+
+    <base>/raw/orders.parquet                          asset raw/orders
+    <base>/raw/orders/partition=2024-03-01/data.parquet  one partition of it (hive style)
+    <base>/runs/<run_id>/<step_key>/<output_name>.pkl   an op output, scoped to its run
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import fsspec
+
+from raystra.definitions import OutputContext
+
+__all__ = ["RAYSTRA_HOME_ENV", "StorageRoot", "default_base_path", "output_path"]
+
+RAYSTRA_HOME_ENV = "RAYSTRA_HOME"
+_DEFAULT_HOME = "~/.raystra"
+
+
+def default_base_path() -> str:
+    """``$RAYSTRA_HOME/storage``, with ``RAYSTRA_HOME`` defaulting to ``~/.raystra``.
+
+    Read on every call, so the variable set where the step runs (a Ray worker) is the one used.
+
+    Example:
+        >>> default_base_path().endswith("storage")
+        True
+    """
+    home = os.environ.get(RAYSTRA_HOME_ENV) or _DEFAULT_HOME
+    return posixpath.join(os.path.expanduser(home), "storage")
+
+
+def _segment(text: str) -> str:
+    # Percent-encoding is what Arrow's hive partitioning decodes by default
+    # (segment_encoding="uri"), and it keeps "/" in a partition or step key from adding a level.
+    return quote(text, safe="")
+
+
+def output_path(root: str, context: OutputContext, ext: str) -> str:
+    """The path of the stored value for ``context``, under ``root``, with extension ``ext``.
+
+    This is the only place that knows the storage layout.
+
+    Example:
+        >>> from raystra.definitions import AssetKey
+        >>> key = AssetKey(["raw", "orders"])
+        >>> ctx = OutputContext(run_id="r1", step_key="raw/orders", asset_key=key)
+        >>> output_path("/data", ctx, "parquet")
+        '/data/raw/orders.parquet'
+    """
+    if context.asset_key is not None:
+        # Asset key parts are validated names (letters, digits, underscores): safe as-is.
+        parts = list(context.asset_key.path)
+    else:
+        parts = [_segment(part) for part in context.identity()]
+    if context.partition_key is not None:
+        parts += [f"partition={_segment(context.partition_key)}", "data"]
+    return f"{root.rstrip('/')}/{'/'.join(parts)}.{ext}"
+
+
+@dataclass(frozen=True)
+class StorageRoot:
+    """A resolved base location: the fsspec filesystem and the root path inside it.
+
+    Example:
+        >>> root = StorageRoot.resolve("memory://docs-example")
+        >>> root.url(root.root + "/orders.parquet")
+        'memory:///docs-example/orders.parquet'
+    """
+
+    fs: Any  # fsspec.AbstractFileSystem (fsspec ships no type information)
+    root: str
+
+    @classmethod
+    def resolve(
+        cls, base_path: str | None, storage_options: Mapping[str, Any] | None = None
+    ) -> StorageRoot:
+        """Resolve ``base_path`` (default `default_base_path`) with fsspec's ``url_to_fs``."""
+        fs, root = fsspec.core.url_to_fs(
+            base_path or default_base_path(), **(storage_options or {})
+        )
+        return cls(fs=fs, root=str(root))
+
+    @property
+    def is_local(self) -> bool:
+        """True when the filesystem is the local disk."""
+        protocol = self.fs.protocol
+        protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
+        return "file" in protocols
+
+    def path(self, context: OutputContext, ext: str) -> str:
+        """The filesystem path of ``context``'s stored value (see `output_path`)."""
+        return output_path(self.root, context, ext)
+
+    def url(self, path: str) -> str:
+        """``path`` as users and other engines see it: plain for local disk, else a full URL."""
+        return path if self.is_local else str(self.fs.unstrip_protocol(path))

@@ -1,0 +1,59 @@
+"""The default IO manager: tables as Parquet, anything else pickled, on any fsspec filesystem."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from raystra.definitions import OutputContext
+from raystra_io._base import FsspecIOManager, describe_output
+from raystra_io._tables import kind_of_object, to_arrow
+
+__all__ = ["ParquetIOManager"]
+
+
+class ParquetIOManager(FsspecIOManager):
+    """Stores tables as Parquet and other values as cloudpickle files, atomically.
+
+    A `pyarrow.Table`, ``pandas.DataFrame`` or ``polars.DataFrame`` is written as Parquet with
+    the producing library recorded in the schema metadata (``raystra.python_type``), and loaded
+    back as that type, or as the type an input's annotation names. Other objects are pickled.
+    Paths: ``<base>/<key parts>.parquet``, ``<base>/<key parts>/partition=<key>/data.parquet``
+    for a partition, ``<base>/runs/<run_id>/<step_key>/<output_name>.<ext>`` for op outputs.
+
+    Attributes:
+        base_path: Any fsspec URL or local path; default ``$RAYSTRA_HOME/storage``.
+        storage_options: Passed to the fsspec filesystem (e.g. ``{"anon": True}`` for s3fs).
+
+    Example:
+        >>> import pyarrow as pa
+        >>> from raystra.definitions import AssetKey, InputContext, OutputContext
+        >>> io = ParquetIOManager(base_path="memory://parquet-example")
+        >>> out = OutputContext(run_id="r1", step_key="orders", asset_key=AssetKey("orders"))
+        >>> io.handle_output(out, pa.table({"id": [1, 2]}))["row_count"]
+        2
+        >>> io.load_input(InputContext(name="orders", step_key="report", upstream_output=out))
+        pyarrow.Table
+        id: int64
+        ----
+        id: [[1,2]]
+    """
+
+    def handle_output(self, context: OutputContext, obj: Any) -> Mapping[str, Any] | None:
+        """Store ``obj`` (None stores nothing); return path, format, size and table stats."""
+        if obj is None:
+            return {}
+        kind = kind_of_object(obj)
+        if kind is None:
+            return self._store_pickle(context, obj)
+        try:
+            table = to_arrow(obj, kind)
+        except pa.ArrowException as err:
+            err.add_note(
+                f"While storing {describe_output(context)} as Parquet: make the column's values "
+                "one type (e.g. cast an object column), or give this asset PickleIOManager."
+            )
+            raise
+        return self._store_parquet(context, table)

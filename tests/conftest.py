@@ -1,0 +1,16 @@
+"""Shared fixtures: every test gets its own RAYSTRA_HOME, so runs and files never leak."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def raystra_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point RAYSTRA_HOME (SQLite run storage, default Parquet storage) at a fresh directory."""
+    home = tmp_path / "raystra_home"
+    monkeypatch.setenv("RAYSTRA_HOME", str(home))
+    monkeypatch.delenv("RAYSTRA_STORAGE_URL", raising=False)
+    return home
