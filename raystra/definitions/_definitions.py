@@ -143,7 +143,7 @@ class Definitions:
                         f"Asset {key.to_user_string()!r} depends on {dep.to_user_string()!r}, "
                         f"which is not defined.{suggest(dep.to_user_string(), known)} Define it, "
                         "add it to Definitions, or declare it as an external "
-                        f"AssetSpec({dep.to_user_string()!r})."
+                        f"AssetSpec({dep.to_user_string()!r}).{_unresolved_hint(definition, dep)}"
                     )
             parents[key] = deps
         for job_def in self._jobs.values():
@@ -311,6 +311,19 @@ class Definitions:
             f"<Definitions {len(self._by_key)} assets, {len(self._jobs)} jobs, "
             f"{len(self._resources)} resources>"
         )
+
+
+def _unresolved_hint(definition: AssetsDefinition | AssetSpec, dep: AssetKey) -> str:
+    """Explain an 'unknown asset' that is really a resource whose annotation did not resolve."""
+    if isinstance(definition, AssetSpec):
+        return ""
+    annotation = definition.roles.unresolved.get(dep.name)
+    if annotation is None:
+        return ""
+    return (
+        f" (Parameter {dep.name!r} is annotated {annotation!r}, which raystra could not resolve;"
+        " if it is a ConfigurableResource, define that class at module level.)"
+    )
 
 
 class _SpecUser:

@@ -72,6 +72,7 @@ class ParameterRoles:
     resource_params: tuple[str, ...]
     data_params: tuple[str, ...]
     annotations: Mapping[str, Any]
+    unresolved: Mapping[str, str] = field(default_factory=dict)
 
 
 def describe_function(fn: Callable[..., Any]) -> str:
@@ -110,6 +111,7 @@ def analyse_parameters(fn: Callable[..., Any], *, node_name: str) -> ParameterRo
     resource_params: list[str] = []
     data_params: list[str] = []
     annotations: dict[str, Any] = {}
+    unresolved: dict[str, str] = {}
     for param in inspect.signature(fn).parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise InvalidDefinitionError(
@@ -118,6 +120,8 @@ def analyse_parameters(fn: Callable[..., Any], *, node_name: str) -> ParameterRo
             )
         annotation = _resolve_annotation(fn, param.annotation)
         annotations[param.name] = annotation
+        if isinstance(annotation, str):
+            unresolved[param.name] = annotation
         if param.name == "context" or _is_subclass(annotation, AssetExecutionContext):
             context_param = param.name
         elif _is_subclass(annotation, Config):
@@ -129,6 +133,13 @@ def analyse_parameters(fn: Callable[..., Any], *, node_name: str) -> ParameterRo
             config_param, config_type = param.name, annotation
         elif _is_subclass(annotation, ConfigurableResource):
             resource_params.append(param.name)
+        elif param.name == "config" and param.name in unresolved:
+            raise InvalidDefinitionError(
+                f"{node_name!r} ({describe_function(fn)}): the annotation {annotation!r} of "
+                "parameter 'config' could not be resolved, so raystra cannot tell it is a Config "
+                "class. Define the class at module level (string annotations from `from "
+                "__future__ import annotations` are resolved in the module's globals)."
+            )
         else:
             data_params.append(param.name)
     return ParameterRoles(
@@ -138,6 +149,7 @@ def analyse_parameters(fn: Callable[..., Any], *, node_name: str) -> ParameterRo
         resource_params=tuple(resource_params),
         data_params=tuple(data_params),
         annotations=annotations,
+        unresolved=unresolved,
     )
 
 
