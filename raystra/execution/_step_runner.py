@@ -87,7 +87,7 @@ def _load_inputs(attempt: _Attempt, upstream_values: Mapping[str, Any]) -> dict[
             continue
         upstream = OutputContext(
             run_id=step_input.load_from_run_id or attempt.run_id,
-            step_key=step_input.upstream_step_key or "",
+            step_key=step_input.upstream_step_key or step_input.load_from_step_key or "",
             output_name=step_input.upstream_output_name,
             asset_key=step_input.asset_key,
         )

@@ -26,7 +26,7 @@ class StepInput:
 
     ``upstream_step_key`` set: handed over in memory from that step of this run. Otherwise the
     value is loaded through the producer's IO manager: an asset by ``asset_key``, an op output
-    from run ``load_from_run_id``.
+    of step ``load_from_step_key`` in run ``load_from_run_id``.
     """
 
     name: str
@@ -34,6 +34,7 @@ class StepInput:
     upstream_step_key: str | None = None
     asset_key: AssetKey | None = None
     load_from_run_id: str | None = None
+    load_from_step_key: str | None = None
     io_manager_key: str = "io_manager"
 
     @property
@@ -229,6 +230,7 @@ def build_job_plan(
                         upstream_step_key=None,
                         upstream_output_name=handle.output_name,
                         load_from_run_id=run_id,
+                        load_from_step_key=handle.node_name,
                         io_manager_key=producer.io_manager_key,
                     )
                 )
