@@ -1,0 +1,168 @@
+"""Engines and schema migrations for `SqlRunStorage`.
+
+`create_engine` applies the SQLite settings every connection needs (WAL, busy timeout, foreign
+keys); `upgrade_to_head` runs the alembic migrations shipped in ``raystra/storage/migrations``,
+programmatically and under a database-wide lock, only when the database is behind.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy import create_engine as sa_create_engine
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from raystra.errors import RaystraError
+
+__all__ = ["alembic_config", "create_engine", "dumps", "parse_url", "upgrade_to_head"]
+
+_SCRIPT_LOCATION = "raystra.storage:migrations"
+_SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Any constant works: it only has to be the same in every process migrating one database.
+_PG_MIGRATION_LOCK = 0x72617973
+
+
+def dumps(value: Any) -> str:
+    """JSON for event payloads and JSON columns: compact, unicode kept as-is.
+
+    Example:
+        >>> dumps({"rows": 3, "path": "é"})
+        '{"rows":3,"path":"é"}'
+    """
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def parse_url(url: str) -> URL:
+    """Parse a SQLAlchemy URL, or raise a `RaystraError` that says what a valid one looks like.
+
+    Example:
+        >>> parse_url("sqlite:////tmp/raystra.db").get_backend_name()
+        'sqlite'
+    """
+    try:
+        return make_url(url)
+    except ArgumentError as err:
+        # The URL may hold a password, so it is not echoed back.
+        raise RaystraError(
+            "The run storage URL (argument or $RAYSTRA_STORAGE_URL) is not a database URL. Use "
+            "e.g. sqlite:////abs/path/raystra.db or postgresql+psycopg://user@host/raystra."
+        ) from err
+
+
+def create_engine(url: URL) -> Engine:
+    """An engine for ``url``; for a SQLite file, its directory is created and WAL turned on.
+
+    Example:
+        >>> engine = create_engine(parse_url("sqlite:////tmp/raystra-doc/raystra.db"))
+    """
+    is_sqlite = url.get_backend_name() == "sqlite"
+    if is_sqlite and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = sa_create_engine(url, json_serializer=dumps, json_deserializer=json.loads)
+    except (NoSuchModuleError, ModuleNotFoundError) as err:
+        raise RaystraError(
+            f"Cannot open the run storage {url.render_as_string(hide_password=True)!r}: {err}. "
+            "Install its driver, e.g. `pip install raystra[postgres]` for PostgreSQL."
+        ) from err
+    if is_sqlite:
+        sa_event.listen(engine, "connect", _configure_sqlite)
+    return engine
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
+    # WAL lets the CLI and web read while a run writes; it is stored in the file, so only the
+    # first opener of a fresh database switches it.
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        _switch_to_wal(cursor)
+    # NORMAL is durable in WAL mode except for the last commits on power loss, and saves an
+    # fsync per event batch.
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    # SQLite answers "locked" at once, without the busy handler, when two connections switch a
+    # fresh file to WAL together (waiting could deadlock), so retry until busy_timeout.
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def alembic_config() -> Config:
+    """An alembic config for the shipped migrations; no ini file is read.
+
+    Pass a connection through ``config.attributes["connection"]`` to run a command on it.
+
+    Example:
+        >>> alembic_config().get_main_option("script_location")
+        'raystra.storage:migrations'
+    """
+    config = Config()
+    config.set_main_option("script_location", _SCRIPT_LOCATION)
+    config.set_main_option("path_separator", "os")
+    return config
+
+
+@functools.cache
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def upgrade_to_head(engine: Engine, url: URL) -> None:
+    """Bring the schema to head, migrating under a database-wide lock only when needed.
+
+    Example:
+        >>> url = parse_url("sqlite:////tmp/raystra-doc/raystra.db")
+        >>> upgrade_to_head(create_engine(url), url)
+    """
+    heads = set(_script().get_heads())
+    with engine.connect() as conn:
+        if set(MigrationContext.configure(conn).get_current_heads()) == heads:
+            return
+    with engine.connect() as conn:
+        _lock_for_migration(conn)
+        # Another process may have migrated while this one waited for the lock.
+        current = set(MigrationContext.configure(conn).get_current_heads())
+        known = {script.revision for script in _script().walk_revisions()}
+        if unknown := current - known:
+            raise RaystraError(
+                f"The run storage {url.render_as_string(hide_password=True)!r} is at schema "
+                f"revision {', '.join(sorted(unknown))}, which this raystra does not know (it "
+                f"knows up to {', '.join(sorted(heads))}). Upgrade raystra to open it."
+            )
+        if current != heads:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        conn.commit()
+
+
+def _lock_for_migration(conn: Connection) -> None:
+    if conn.dialect.name == "sqlite":
+        # Takes the write lock now (waiting up to busy_timeout), so concurrent openers of a
+        # fresh file run the migrations one after the other instead of racing on CREATE TABLE.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})

@@ -1,0 +1,397 @@
+"""`RunStorage` over SQLAlchemy Core: SQLite by default, any SQLAlchemy URL in principle.
+
+The schema lives in `raystra.storage._schema` and is created and upgraded by the alembic
+migrations shipped in ``raystra/storage/migrations`` (see `raystra.storage._engine`); opening a
+storage upgrades an old database in place and costs one small query when it is current.
+
+Example:
+    >>> import tempfile
+    >>> from raystra.events import RunStarted
+    >>> storage = SqlRunStorage(f"sqlite:///{tempfile.mkdtemp()}/raystra.db")
+    >>> storage.add_run(RunRecord(run_id="r1", created_at=1.0))
+    >>> storage.store_events([RunStarted(run_id="r1", timestamp=2.0)])
+    >>> storage.get_run("r1").status
+    <RunStatus.STARTED: 'STARTED'>
+    >>> storage.close()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.exc import IntegrityError
+
+from raystra.definitions._keys import AssetKey
+from raystra.errors import RaystraError, RunNotFoundError
+from raystra.events import (
+    AssetMaterialized,
+    Event,
+    RunCanceled,
+    RunFailed,
+    RunStarted,
+    RunStatus,
+    RunSucceeded,
+    StepFailed,
+    StepRetrying,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+    event_from_dict,
+    event_to_dict,
+)
+from raystra.storage._base import (
+    MaterializationRecord,
+    RunRecord,
+    RunStorage,
+    StepStats,
+    StoredEvent,
+)
+from raystra.storage._engine import create_engine, dumps, parse_url, upgrade_to_head
+from raystra.storage._schema import asset_materializations, runs
+from raystra.storage._schema import events as event_log
+
+__all__ = ["SqlRunStorage"]
+
+_STEP_KINDS = tuple(
+    cls.kind for cls in (StepStarted, StepRetrying, StepSucceeded, StepFailed, StepSkipped)
+)
+_RUN_STATUS_BY_KIND = {
+    RunStarted.kind: RunStatus.STARTED,
+    RunSucceeded.kind: RunStatus.SUCCESS,
+    RunFailed.kind: RunStatus.FAILURE,
+    RunCanceled.kind: RunStatus.CANCELED,
+}
+_AMBIGUOUS_SHOWN = 10
+
+
+class SqlRunStorage(RunStorage):
+    """Runs, events and the materialization index in a SQL database.
+
+    Args:
+        url: A SQLAlchemy URL, e.g. ``sqlite:////home/me/.raystra/raystra.db`` or
+            ``postgresql+psycopg://user@host/raystra``. A SQLite file's directory is created.
+
+    Example:
+        >>> import tempfile
+        >>> storage = SqlRunStorage(f"sqlite:///{tempfile.mkdtemp()}/runs.db")
+        >>> storage.get_runs()
+        []
+    """
+
+    def __init__(self, url: str) -> None:
+        self._url = parse_url(url)
+        self._where = self._url.render_as_string(hide_password=True)
+        self._engine = create_engine(self._url)
+        try:
+            upgrade_to_head(self._engine, self._url)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def __repr__(self) -> str:
+        return f"SqlRunStorage({self._where!r})"
+
+    def add_run(self, record: RunRecord) -> None:
+        """Insert a new run; a ``created_at`` of 0.0 means "now"."""
+        values = {
+            "run_id": record.run_id,
+            "status": record.status.value,
+            "job_name": record.job_name,
+            "selection": list(record.selection),
+            "run_config": dict(record.run_config),
+            "tags": dict(record.tags),
+            "parent_run_id": record.parent_run_id,
+            "root_run_id": record.root_run_id,
+            "executor": record.executor,
+            "created_at": record.created_at or time.time(),
+            "started_at": record.started_at,
+            "ended_at": record.ended_at,
+        }
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(runs.insert(), values)
+        except IntegrityError as err:
+            raise RaystraError(
+                f"Run {record.run_id!r} already exists in the run storage {self._where}: give the "
+                "new run a fresh id (raystra generates one when run_id is not passed)."
+            ) from err
+
+    def store_events(self, events: Sequence[Event]) -> None:
+        """Append ``events`` in one transaction, updating run status and the asset index."""
+        if not events:
+            return
+        rows = [_event_row(event) for event in events]
+        materialized = [
+            (position, event)
+            for position, event in enumerate(events)
+            if isinstance(event, AssetMaterialized)
+        ]
+        try:
+            with self._engine.begin() as conn:
+                if materialized:
+                    ids = (
+                        conn.execute(
+                            event_log.insert().returning(
+                                event_log.c.id, sort_by_parameter_order=True
+                            ),
+                            rows,
+                        )
+                        .scalars()
+                        .all()
+                    )
+                    conn.execute(
+                        asset_materializations.insert(),
+                        [_materialization_row(ids[pos], event) for pos, event in materialized],
+                    )
+                else:
+                    conn.execute(event_log.insert(), rows)
+                for run_id, values in _run_updates(events).items():
+                    conn.execute(runs.update().where(runs.c.run_id == run_id).values(values))
+        except IntegrityError as err:
+            self._raise_for_missing_runs({event.run_id for event in events}, err)
+            raise
+
+    def _raise_for_missing_runs(self, run_ids: set[str], err: IntegrityError) -> None:
+        with self._engine.connect() as conn:
+            known = set(
+                conn.execute(select(runs.c.run_id).where(runs.c.run_id.in_(run_ids))).scalars()
+            )
+        missing = sorted(run_ids - known)
+        if missing:
+            raise RunNotFoundError(
+                f"Cannot store events for run {missing[0]!r}: the run storage {self._where} has "
+                "no such run. Add it with storage.add_run(RunRecord(run_id=...)) before storing "
+                "its events."
+            ) from err
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run with this id, or a unique id prefix; raise `RunNotFoundError` otherwise."""
+        if not run_id:
+            raise RunNotFoundError("Pass a run id (or its first characters); it was empty.")
+        matches: list[str] = []
+        with self._engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.run_id == run_id)).first()
+            if row is None:
+                # LIKE is case-insensitive on SQLite, hence the exact re-check in Python.
+                candidates = conn.execute(
+                    select(runs.c.run_id)
+                    .where(runs.c.run_id.startswith(run_id, autoescape=True))
+                    .order_by(runs.c.run_id)
+                ).scalars()
+                matches = [match for match in candidates if match.startswith(run_id)]
+                if len(matches) == 1:
+                    row = conn.execute(select(runs).where(runs.c.run_id == matches[0])).one()
+        if row is not None:
+            return _run_record(row)
+        if matches:
+            shown = ", ".join(matches[:_AMBIGUOUS_SHOWN])
+            more = (
+                f" and {len(matches) - _AMBIGUOUS_SHOWN} more"
+                if len(matches) > _AMBIGUOUS_SHOWN
+                else ""
+            )
+            raise RunNotFoundError(
+                f"Run id prefix {run_id!r} is ambiguous: it matches {shown}{more}. "
+                "Type more characters of the run id."
+            )
+        raise RunNotFoundError(
+            f"No run with id {run_id!r} (or an id starting with it) in the run storage at "
+            f"{self._where}. `raystra runs list` shows the ids of recent runs."
+        )
+
+    def get_runs(
+        self, *, limit: int = 50, statuses: Iterable[RunStatus] | None = None
+    ) -> list[RunRecord]:
+        """Most recent runs first."""
+        query = select(runs).order_by(runs.c.created_at.desc(), runs.c.run_id.desc())
+        if statuses is not None:
+            query = query.where(runs.c.status.in_([RunStatus(s).value for s in statuses]))
+        with self._engine.connect() as conn:
+            return [_run_record(row) for row in conn.execute(query.limit(limit))]
+
+    def get_events(
+        self,
+        run_id: str,
+        *,
+        after_storage_id: int = 0,
+        kinds: Iterable[str] | None = None,
+        step_key: str | None = None,
+    ) -> list[StoredEvent]:
+        """A run's events in the order they were stored."""
+        query = (
+            select(event_log.c.id, event_log.c.payload)
+            .where(event_log.c.run_id == run_id, event_log.c.id > after_storage_id)
+            .order_by(event_log.c.id)
+        )
+        if kinds is not None:
+            query = query.where(event_log.c.kind.in_(list(kinds)))
+        if step_key is not None:
+            query = query.where(event_log.c.step_key == step_key)
+        with self._engine.connect() as conn:
+            return [
+                StoredEvent(row.id, event_from_dict(json.loads(row.payload)))
+                for row in conn.execute(query)
+            ]
+
+    def get_step_stats(self, run_id: str) -> list[StepStats]:
+        """One entry per step that has lifecycle events in the run, in first-seen order."""
+        query = (
+            select(
+                event_log.c.kind, event_log.c.step_key, event_log.c.timestamp, event_log.c.payload
+            )
+            .where(event_log.c.run_id == run_id, event_log.c.kind.in_(_STEP_KINDS))
+            .order_by(event_log.c.id)
+        )
+        stats: dict[str, StepStats] = {}
+        with self._engine.connect() as conn:
+            for row in conn.execute(query):
+                current = stats.get(row.step_key) or StepStats(
+                    step_key=row.step_key, status="IN_PROGRESS"
+                )
+                stats[row.step_key] = _apply_step_event(
+                    current, row.kind, row.timestamp, row.payload
+                )
+        return list(stats.values())
+
+    def latest_materializations(
+        self, asset_keys: Iterable[AssetKey] | None = None
+    ) -> dict[AssetKey, MaterializationRecord]:
+        """The newest materialization of each asset (all assets when ``asset_keys`` is None)."""
+        table = asset_materializations
+        newest = select(func.max(table.c.id)).group_by(table.c.asset_key)
+        if asset_keys is not None:
+            keys = [key.to_user_string() for key in asset_keys]
+            if not keys:
+                return {}
+            newest = newest.where(table.c.asset_key.in_(keys))
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(table).where(table.c.id.in_(newest)))
+            records = (_materialization_record(row) for row in rows)
+            return {record.asset_key: record for record in records}
+
+    def get_materializations(
+        self, asset_key: AssetKey, *, limit: int = 100
+    ) -> list[MaterializationRecord]:
+        """An asset's materializations, newest first."""
+        table = asset_materializations
+        query = (
+            select(table)
+            .where(table.c.asset_key == asset_key.to_user_string())
+            .order_by(table.c.id.desc())
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [_materialization_record(row) for row in conn.execute(query)]
+
+    def close(self) -> None:
+        """Close pooled connections; the storage must not be used afterwards."""
+        self._engine.dispose()
+
+
+def _event_row(event: Event) -> dict[str, Any]:
+    asset_key = getattr(event, "asset_key", None)
+    try:
+        payload = dumps(event_to_dict(event))
+    except (TypeError, ValueError) as err:
+        raise RaystraError(
+            f"Cannot store {event.kind} of run {event.run_id!r} (step "
+            f"{getattr(event, 'step_key', None)!r}): {err}. Metadata values must be JSON-able: "
+            "str, int, float, bool, None, or lists and dicts of them."
+        ) from err
+    return {
+        "run_id": event.run_id,
+        "kind": event.kind,
+        "step_key": getattr(event, "step_key", None),
+        "asset_key": asset_key.to_user_string() if isinstance(asset_key, AssetKey) else None,
+        "timestamp": event.timestamp,
+        "payload": payload,
+    }
+
+
+def _materialization_row(event_id: int, event: AssetMaterialized) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "asset_key": event.asset_key.to_user_string(),
+        "partition": event.partition,
+        "run_id": event.run_id,
+        "step_key": event.step_key,
+        "timestamp": event.timestamp,
+        "metadata": dict(event.metadata),
+        "code_version": event.code_version,
+    }
+
+
+def _run_updates(events: Sequence[Event]) -> dict[str, dict[str, Any]]:
+    """Column values per run from its run events, later events winning."""
+    updates: dict[str, dict[str, Any]] = {}
+    for event in events:
+        status = _RUN_STATUS_BY_KIND.get(event.kind)
+        if status is None:
+            continue
+        values = updates.setdefault(event.run_id, {})
+        values["status"] = status.value
+        if isinstance(event, RunStarted):
+            values["started_at"] = event.timestamp
+            values["executor"] = event.executor
+        else:
+            values["ended_at"] = event.timestamp
+    return updates
+
+
+def _apply_step_event(stats: StepStats, kind: str, timestamp: float, payload: str) -> StepStats:
+    if kind == StepStarted.kind:
+        return dataclasses.replace(
+            stats,
+            status="IN_PROGRESS",
+            attempts=stats.attempts + 1,
+            start_time=stats.start_time if stats.start_time is not None else timestamp,
+            end_time=None,
+        )
+    if kind == StepSucceeded.kind:
+        return dataclasses.replace(stats, status="SUCCESS", end_time=timestamp, error=None)
+    if kind == StepFailed.kind:
+        failed = event_from_dict(json.loads(payload))
+        assert isinstance(failed, StepFailed)
+        return dataclasses.replace(stats, status="FAILURE", end_time=timestamp, error=failed.error)
+    if kind == StepSkipped.kind:
+        skipped = event_from_dict(json.loads(payload))
+        assert isinstance(skipped, StepSkipped)
+        return dataclasses.replace(
+            stats, status="SKIPPED", end_time=timestamp, skip_reason=skipped.reason
+        )
+    return stats  # StepRetrying: still in progress, waiting for the next attempt
+
+
+def _run_record(row: Row[Any]) -> RunRecord:
+    return RunRecord(
+        run_id=row.run_id,
+        status=RunStatus(row.status),
+        job_name=row.job_name,
+        selection=tuple(row.selection),
+        run_config=row.run_config,
+        tags=row.tags,
+        parent_run_id=row.parent_run_id,
+        root_run_id=row.root_run_id,
+        executor=row.executor,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+    )
+
+
+def _materialization_record(row: Row[Any]) -> MaterializationRecord:
+    return MaterializationRecord(
+        storage_id=row.event_id,
+        asset_key=AssetKey.from_user_string(row.asset_key),
+        partition=row.partition,
+        run_id=row.run_id,
+        step_key=row.step_key,
+        timestamp=row.timestamp,
+        metadata=row.metadata,
+        code_version=row.code_version,
+    )

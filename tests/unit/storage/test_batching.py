@@ -1,0 +1,94 @@
+"""BatchingEventWriter: batch sizes, the age limit, terminal events and close."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from raystra.events import Event, LogMessage, RunCanceled, RunFailed, RunSucceeded
+from raystra.storage import BatchingEventWriter, RunRecord
+from raystra.storage.sql import SqlRunStorage
+
+
+class RecordingStorage(SqlRunStorage):
+    """A real SQLite storage that also remembers the size of every batch it stored."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.batches: list[int] = []
+
+    def store_events(self, events: Sequence[Event]) -> None:
+        super().store_events(events)
+        self.batches.append(len(events))
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> RecordingStorage:
+    storage = RecordingStorage(f"sqlite:///{tmp_path}/raystra.db")
+    storage.add_run(RunRecord(run_id="r1"))
+    return storage
+
+
+def _log(index: int) -> LogMessage:
+    return LogMessage(run_id="r1", step_key="s", message=str(index))
+
+
+def test_full_batches_then_close_flushes_the_rest(storage: RecordingStorage) -> None:
+    writer = BatchingEventWriter(storage, max_batch=500, max_delay_s=3600)
+    for index in range(1_200):
+        writer.write(_log(index))
+    assert storage.batches == [500, 500]
+    writer.close()
+    assert storage.batches == [500, 500, 200]
+    assert len(storage.get_events("r1")) == 1_200
+
+
+@pytest.mark.parametrize(
+    "terminal",
+    [RunSucceeded(run_id="r1"), RunFailed(run_id="r1"), RunCanceled(run_id="r1")],
+)
+def test_terminal_event_flushes_at_once(storage: RecordingStorage, terminal: Event) -> None:
+    writer = BatchingEventWriter(storage, max_batch=500, max_delay_s=3600)
+    writer.write(_log(0))
+    writer.write(terminal)
+    assert storage.batches == [2]
+    assert storage.get_run("r1").status.is_finished
+
+
+def test_old_buffer_is_flushed_on_the_next_write(storage: RecordingStorage) -> None:
+    writer = BatchingEventWriter(storage, max_batch=500, max_delay_s=0.05)
+    writer.write(_log(0))
+    writer.write(_log(1))
+    assert storage.batches == []
+    time.sleep(0.1)
+    writer.write(_log(2))
+    assert storage.batches == [3]
+
+
+def test_context_manager_flushes_even_on_error(storage: RecordingStorage) -> None:
+    with pytest.raises(KeyError), BatchingEventWriter(storage) as writer:
+        writer.write(_log(0))
+        raise KeyError("boom")
+    assert storage.batches == [1]
+    with pytest.raises(RuntimeError, match="closed"):
+        writer.write(_log(1))
+
+
+def test_flush_with_nothing_buffered_stores_nothing(storage: RecordingStorage) -> None:
+    writer = BatchingEventWriter(storage)
+    writer.flush()
+    writer.close()
+    assert storage.batches == []
+
+
+def test_failed_batch_is_kept_and_retried(storage: RecordingStorage) -> None:
+    writer = BatchingEventWriter(storage, max_batch=500, max_delay_s=3600)
+    writer.write(LogMessage(run_id="r2", step_key=None, message="run r2 not added yet"))
+    with pytest.raises(LookupError, match="r2"):
+        writer.flush()
+    storage.add_run(RunRecord(run_id="r2"))
+    writer.flush()
+    assert len(storage.get_events("r2")) == 1
