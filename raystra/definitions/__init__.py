@@ -9,7 +9,13 @@ from raystra.definitions._asset import (
     multi_asset,
 )
 from raystra.definitions._config import Config, ConfigurableResource, EnvVar, RunConfig
-from raystra.definitions._context import AssetExecutionContext, OpExecutionContext, Resources
+from raystra.definitions._context import (
+    AssetExecutionContext,
+    OpExecutionContext,
+    Resources,
+    build_asset_context,
+    build_op_context,
+)
 from raystra.definitions._definitions import Definitions, step_key_for, suggest
 from raystra.definitions._graph import AssetGraph
 from raystra.definitions._io_manager import (
@@ -60,6 +66,8 @@ __all__ = [
     "RetryPolicy",
     "RunConfig",
     "asset",
+    "build_asset_context",
+    "build_op_context",
     "job",
     "multi_asset",
     "op",

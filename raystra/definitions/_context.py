@@ -10,7 +10,13 @@ from typing import Any
 from raystra.definitions._keys import AssetKey
 from raystra.errors import RaystraError
 
-__all__ = ["AssetExecutionContext", "OpExecutionContext", "Resources"]
+__all__ = [
+    "AssetExecutionContext",
+    "OpExecutionContext",
+    "Resources",
+    "build_asset_context",
+    "build_op_context",
+]
 
 
 class Resources:
@@ -99,3 +105,48 @@ class AssetExecutionContext:
 
 
 OpExecutionContext = AssetExecutionContext
+
+
+def build_asset_context(
+    *,
+    resources: Mapping[str, Any] | None = None,
+    config: Any = None,
+    asset_key: AssetKey | str | None = None,
+    partition_key: str | None = None,
+    run_id: str = "test-run",
+) -> AssetExecutionContext:
+    """A context for calling an asset function directly in a unit test (Dagster's name).
+
+    ``context.log`` is a normal logger named ``raystra.test``.
+
+    Example:
+        >>> context = build_asset_context(asset_key="orders")
+        >>> context.asset_key.to_user_string(), context.run_id
+        ('orders', 'test-run')
+    """
+    keys: tuple[AssetKey, ...] = ()
+    if asset_key is not None:
+        keys = (AssetKey.from_coercible(asset_key),)
+    step_key = keys[0].to_user_string() if keys else "test_step"
+    return AssetExecutionContext(
+        run_id=run_id,
+        step_key=step_key,
+        node_name=keys[0].name if keys else step_key,
+        asset_keys=keys,
+        op_config=config,
+        resources=Resources(resources or {}),
+        log=logging.getLogger("raystra.test"),
+        partition_key_value=partition_key,
+    )
+
+
+def build_op_context(
+    *, resources: Mapping[str, Any] | None = None, config: Any = None, run_id: str = "test-run"
+) -> OpExecutionContext:
+    """A context for calling an op function directly in a unit test (Dagster's name).
+
+    Example:
+        >>> build_op_context(config={"factor": 2}).op_config
+        {'factor': 2}
+    """
+    return build_asset_context(resources=resources, config=config, run_id=run_id)

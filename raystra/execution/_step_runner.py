@@ -143,8 +143,23 @@ def _persist(
         metadata = {**context.output_metadata(name), **output.metadata}
         if output.value is not NO_VALUE and output.value is not None:
             io_manager: IOManager = attempt.resources[definition.io_manager_key]
-            stored = io_manager.handle_output(_output_context(attempt, name), output.value)
-            metadata = {**(stored or {}), **metadata}
+            stored = dict(
+                io_manager.handle_output(_output_context(attempt, name), output.value) or {}
+            )
+            # What the IO manager measured (path, row_count, ...) is a fact about the stored
+            # data: a user value under the same key must not replace it silently.
+            for key in sorted(set(stored) & set(metadata)):
+                if stored[key] != metadata[key]:
+                    attempt.capture.logger.warning(
+                        "output %r: metadata key %r is set by the IO manager; your value %r is "
+                        "kept as %r",
+                        name,
+                        key,
+                        metadata[key],
+                        f"user/{key}",
+                    )
+                    metadata[f"user/{key}"] = metadata.pop(key)
+            metadata = {**metadata, **stored}
         if definition.asset_key is not None:
             events.append(
                 AssetMaterialized(

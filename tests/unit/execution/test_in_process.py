@@ -291,3 +291,29 @@ def test_failed_step_stops_nothing_half_written(raystra_home: Path) -> None:
 
     materialize([table_v2], raise_on_error=False)
     assert sorted(p.name for p in (raystra_home / "storage").iterdir()) == before
+
+
+def test_user_metadata_cannot_silently_replace_io_manager_facts() -> None:
+    @asset
+    def table(context: AssetExecutionContext) -> pa.Table:
+        context.add_output_metadata({"path": "/not/where/it/is", "owner": "sales"})
+        return pa.table({"x": [1, 2]})
+
+    result = materialize([table])
+    (mat,) = result.materializations
+    assert mat.metadata["path"].endswith("table.parquet")
+    assert mat.metadata["user/path"] == "/not/where/it/is"
+    assert mat.metadata["owner"] == "sales"
+    warnings = [e.message for e in result.events if isinstance(e, LogMessage)]
+    assert any("metadata key 'path' is set by the IO manager" in w for w in warnings)
+
+
+def test_build_asset_context_lets_assets_be_called_directly() -> None:
+    from raystra import build_asset_context
+
+    @asset
+    def logged(context: AssetExecutionContext, source: list[int]) -> int:
+        context.log.info("summing")
+        return sum(source) + len(context.asset_key.path)
+
+    assert logged(build_asset_context(asset_key="logged"), [1, 2]) == 4

@@ -1,0 +1,1 @@
+"""Example raystra projects, importable from the repository root (``examples.ecommerce``)."""
