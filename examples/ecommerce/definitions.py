@@ -16,14 +16,6 @@ or from Python::
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if not __package__:  # pragma: no cover - loaded by path (`raystra ... -f definitions.py`)
-    # A file loaded by path is not part of its package, so make `examples.ecommerce` importable
-    # from the repository root, wherever the command runs.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
 from examples.ecommerce.assets import clean_sales, daily_sales, sales_by_customer
 from examples.ecommerce.jobs import train_model_job
 from examples.ecommerce.report import revenue_report

@@ -13,7 +13,7 @@ from raystra.errors import RaystraError
 from raystra.execution._executor import Executor, RunRequest
 from raystra.execution._in_process import InProcessExecutor
 from raystra.execution._io import load_io_manager_class, resolve_resources
-from raystra.execution._step_runner import StepOutcome, run_step
+from raystra.execution._step_runner import StepOutcome, run_step, step_events
 
 __all__ = [
     "EXECUTORS",
@@ -25,6 +25,7 @@ __all__ = [
     "load_io_manager_class",
     "resolve_resources",
     "run_step",
+    "step_events",
 ]
 
 # Import strings, so choosing an executor by name does not import every engine.

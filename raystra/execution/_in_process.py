@@ -8,7 +8,7 @@ from typing import Any
 
 from raystra.events import Event, RunFailed, RunStarted, RunSucceeded, StepSkipped
 from raystra.execution._executor import Executor, RunRequest
-from raystra.execution._step_runner import run_step
+from raystra.execution._step_runner import step_events
 from raystra.planning import ExecutionPlan
 
 __all__ = ["InProcessExecutor"]
@@ -64,7 +64,7 @@ class InProcessExecutor(Executor):
                 for i in step.inputs
                 if i.upstream_step_key is not None
             }
-            outcome = run_step(
+            outcome = yield from step_events(
                 request.definitions,
                 plan,
                 step.key,
@@ -73,7 +73,6 @@ class InProcessExecutor(Executor):
                 upstream_values=upstream_values,
                 sleep=self._sleep,
             )
-            yield from outcome.events
             if outcome.success:
                 if remaining_consumers[step.key]:
                     values[step.key] = outcome.outputs

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +39,7 @@ from raystra.execution._outputs import NO_VALUE, StepOutput, collect_outputs
 from raystra.observability import StepLogCapture
 from raystra.planning import ExecutionPlan, Step, node_for_step
 
-__all__ = ["StepOutcome", "run_step"]
+__all__ = ["StepOutcome", "run_step", "step_events"]
 
 
 @dataclass
@@ -189,7 +189,7 @@ def _teardown(resources: Mapping[str, Any]) -> None:
             teardown()
 
 
-def run_step(
+def step_events(
     definitions: Definitions,
     plan: ExecutionPlan,
     step_key: str,
@@ -198,24 +198,23 @@ def run_step(
     config: Mapping[str, Any] | None = None,
     upstream_values: Mapping[str, Any] | None = None,
     sleep: Any = time.sleep,
-) -> StepOutcome:
-    """Run every attempt of one step until it succeeds or its retry policy gives up.
+) -> Generator[Event, None, StepOutcome]:
+    """Run every attempt of one step, yielding events as they happen; return the outcome.
 
-    ``upstream_values`` holds the in-memory values of inputs handed over from steps of this
-    run, keyed by input name; other inputs are loaded through their IO managers here.
+    ``StepStarted`` is yielded before the attempt runs; the attempt's log lines and
+    materializations follow when it finishes. ``upstream_values`` holds the in-memory values
+    of inputs handed over from steps of this run, keyed by input name; other inputs are loaded
+    through their IO managers here.
     """
     step = plan.step(step_key)
     node = node_for_step(definitions, plan, step_key)
     policy = node.retry_policy
     max_attempts = 1 + (policy.max_retries if policy is not None else 0)
-    events: list[Event] = []
     host, pid = socket.gethostname(), os.getpid()
     for attempt_number in range(1, max_attempts + 1):
         started = now()
-        events.append(
-            StepStarted(
-                run_id=run_id, step_key=step_key, attempt=attempt_number, host=host, pid=pid
-            )
+        yield StepStarted(
+            run_id=run_id, step_key=step_key, attempt=attempt_number, host=host, pid=pid
         )
         capture = StepLogCapture(run_id=run_id, step_key=step_key)
         resources: dict[str, Any] = {}
@@ -233,48 +232,72 @@ def run_step(
             materializations = _persist(attempt, outputs, context)
         except Exception as exc:
             error = ErrorInfo.from_exception(exc).redacted(secrets)
-            events.extend(capture.events)
+            yield from capture.events
             if attempt_number < max_attempts:
                 assert policy is not None
                 delay = policy.delay_for(attempt_number)
-                events.append(
-                    StepRetrying(
-                        run_id=run_id,
-                        step_key=step_key,
-                        attempt=attempt_number,
-                        error=error,
-                        delay_s=delay,
-                    )
-                )
-                sleep(delay)
-                continue
-            events.append(
-                StepFailed(
+                yield StepRetrying(
                     run_id=run_id,
                     step_key=step_key,
                     attempt=attempt_number,
                     error=error,
-                    duration_s=now() - started,
-                    host=host,
-                    pid=pid,
+                    delay_s=delay,
                 )
-            )
-            return StepOutcome(step_key, success=False, events=events, error=error)
-        finally:
-            _teardown(resources)
-        events.extend(capture.events)
-        events.extend(materializations)
-        events.append(
-            StepSucceeded(
+                sleep(delay)
+                continue
+            yield StepFailed(
                 run_id=run_id,
                 step_key=step_key,
                 attempt=attempt_number,
+                error=error,
                 duration_s=now() - started,
+                host=host,
+                pid=pid,
             )
+            return StepOutcome(step_key, success=False, error=error)
+        finally:
+            _teardown(resources)
+        yield from capture.events
+        yield from materializations
+        yield StepSucceeded(
+            run_id=run_id,
+            step_key=step_key,
+            attempt=attempt_number,
+            duration_s=now() - started,
         )
         values = {name: out.value for name, out in outputs.items() if out.value is not NO_VALUE}
-        return StepOutcome(step_key, success=True, events=events, outputs=values)
+        return StepOutcome(step_key, success=True, outputs=values)
     raise AssertionError("unreachable: the loop returns on success or final failure")
+
+
+def run_step(
+    definitions: Definitions,
+    plan: ExecutionPlan,
+    step_key: str,
+    *,
+    run_id: str,
+    config: Mapping[str, Any] | None = None,
+    upstream_values: Mapping[str, Any] | None = None,
+    sleep: Any = time.sleep,
+) -> StepOutcome:
+    """`step_events` for callers that want the events in one list (e.g. inside a Ray task)."""
+    events: list[Event] = []
+    generator = step_events(
+        definitions,
+        plan,
+        step_key,
+        run_id=run_id,
+        config=config,
+        upstream_values=upstream_values,
+        sleep=sleep,
+    )
+    while True:
+        try:
+            events.append(next(generator))
+        except StopIteration as done:
+            outcome: StepOutcome = done.value
+            outcome.events = events
+            return outcome
 
 
 def is_asset_step(node: NodeDefinition) -> bool:

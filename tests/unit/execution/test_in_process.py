@@ -317,3 +317,16 @@ def test_build_asset_context_lets_assets_be_called_directly() -> None:
         return sum(source) + len(context.asset_key.path)
 
     assert logged(build_asset_context(asset_key="logged"), [1, 2]) == 4
+
+
+def test_step_started_is_delivered_before_the_step_runs() -> None:
+    seen_before_compute: list[str] = []
+    delivered: list[str] = []
+
+    @asset
+    def watched() -> int:
+        seen_before_compute.extend(delivered)
+        return 1
+
+    materialize([watched], on_event=lambda e: delivered.append(e.kind))
+    assert seen_before_compute == ["RunStarted", "StepStarted"]

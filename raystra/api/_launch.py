@@ -1,17 +1,13 @@
-"""The facade the CLI (and later the web UI) call: materialize, execute jobs, re-execute, query.
-
-Everything here composes the lower layers: selection and planning, an executor's events, and
-run storage. Nothing here knows how a step runs.
-"""
+"""Starting runs: materialize assets, execute jobs, re-execute runs, and load stored values."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from raystra.api._storage import reading_storage
 from raystra.definitions import (
     AssetKey,
     AssetsDefinition,
@@ -31,6 +27,7 @@ from raystra.events import (
     RunCanceled,
     RunFailed,
     RunStatus,
+    RunSucceeded,
     StepFailed,
     now,
 )
@@ -44,30 +41,9 @@ from raystra.planning import (
 )
 from raystra.storage import (
     BatchingEventWriter,
-    MaterializationRecord,
     RunRecord,
     RunStorage,
-    StepStats,
-    open_storage,
 )
-
-__all__ = [
-    "AssetStatus",
-    "MaterializationRecord",
-    "RunRecord",
-    "RunResult",
-    "StepStats",
-    "asset_overview",
-    "execute_job",
-    "get_run",
-    "list_runs",
-    "load_asset_value",
-    "materialize",
-    "reexecute",
-    "resolve_selection",
-    "run_events",
-    "run_steps",
-]
 
 EventCallback = Callable[[Event], None]
 
@@ -91,7 +67,6 @@ class RunResult:
     events: list[Event]
     definitions: Definitions
     plan: ExecutionPlan
-    storage: RunStorage | None = field(default=None, repr=False)
 
     @property
     def success(self) -> bool:
@@ -175,29 +150,48 @@ def _run(
     on_event: EventCallback | None = None,
     max_concurrent: int | None = None,
 ) -> RunResult:
-    """Validate config, record the run, execute it, and write its events in batches."""
+    """Validate config, then record and execute the run (closing storage it opened itself)."""
     step_config = validate_run_config(defs, plan, run_config)
     chosen = load_executor(executor)
-    storage = storage or open_storage()
-    run_id = str(uuid.uuid4())
-    storage.add_run(
-        RunRecord(
-            run_id=run_id,
-            job_name=plan.job_name,
-            selection=plan.step_keys,
-            run_config={"ops": {key: {"config": cfg} for key, cfg in step_config.items()}},
-            tags=dict(tags or {}),
-            parent_run_id=parent_run_id,
-            root_run_id=root_run_id,
-            executor=chosen.name,
-            created_at=now(),
-        )
+    record = RunRecord(
+        run_id=str(uuid.uuid4()),
+        job_name=plan.job_name,
+        selection=plan.step_keys,
+        run_config={"ops": {key: {"config": cfg} for key, cfg in step_config.items()}},
+        tags=dict(tags or {}),
+        parent_run_id=parent_run_id,
+        root_run_id=root_run_id,
+        executor=chosen.name,
+        created_at=now(),
     )
+    request = RunRequest(
+        run_id=record.run_id,
+        definitions=defs,
+        step_config=step_config,
+        max_concurrent=max_concurrent,
+    )
+    with reading_storage(storage) as store:
+        store.add_run(record)
+        events, status = _stream_events(chosen, plan, request, store, on_event)
+    result = RunResult(
+        run_id=record.run_id, status=status, events=events, definitions=defs, plan=plan
+    )
+    if raise_on_error and not result.success:
+        raise StepExecutionError(_failure_summary(result))
+    return result
+
+
+def _stream_events(
+    executor: Executor,
+    plan: ExecutionPlan,
+    request: RunRequest,
+    storage: RunStorage,
+    on_event: EventCallback | None,
+) -> tuple[list[Event], RunStatus]:
+    """Write the executor's events in batches and derive the run's final status from them."""
+    run_id = request.run_id
     events: list[Event] = []
     status = RunStatus.STARTED
-    request = RunRequest(
-        run_id=run_id, definitions=defs, step_config=step_config, max_concurrent=max_concurrent
-    )
 
     def record(event: Event) -> None:
         nonlocal status
@@ -207,14 +201,14 @@ def _run(
             status = RunStatus.FAILURE
         elif isinstance(event, RunCanceled):
             status = RunStatus.CANCELED
-        elif event.kind == "RunSucceeded":
+        elif isinstance(event, RunSucceeded):
             status = RunStatus.SUCCESS
         if on_event is not None:
             on_event(event)
 
     with BatchingEventWriter(storage) as writer:
         try:
-            for event in chosen.execute(plan, request):
+            for event in executor.execute(plan, request):
                 record(event)
         except KeyboardInterrupt:
             record(RunCanceled(run_id=run_id, reason="interrupted (Ctrl-C)"))
@@ -225,18 +219,13 @@ def _run(
                 RunFailed(
                     run_id=run_id,
                     error=ErrorInfo.from_exception(exc),
-                    reason=f"executor {chosen.name!r} failed: {exc}",
+                    reason=f"executor {executor.name!r} failed: {exc}",
                 )
             )
             raise
         if not status.is_finished:
             record(RunFailed(run_id=run_id, reason="executor stopped without finishing the run"))
-    result = RunResult(
-        run_id=run_id, status=status, events=events, definitions=defs, plan=plan, storage=storage
-    )
-    if raise_on_error and not result.success:
-        raise StepExecutionError(_failure_summary(result))
-    return result
+    return events, status
 
 
 def _failure_summary(result: RunResult) -> str:
@@ -385,9 +374,10 @@ def reexecute(
     Example:
         >>> reexecute(defs, "3f2a", from_failure=True)  # doctest: +SKIP
     """
-    storage = storage or open_storage()
-    parent = storage.get_run(run_id)
-    steps = _steps_to_rerun(storage, parent, from_failure)
+    with reading_storage(storage) as store:
+        parent = store.get_run(run_id)
+        steps = _steps_to_rerun(store, parent, from_failure)
+        output_run_ids = _output_run_ids(store, parent) if parent.job_name else {}
     if not steps:
         raise RaystraError(
             f"Run {parent.run_id} has no failed or skipped steps to re-execute; use "
@@ -399,7 +389,7 @@ def reexecute(
             definitions,
             job_def,
             node_names=steps,
-            output_run_ids=_output_run_ids(storage, parent),
+            output_run_ids=output_run_ids,
         )
     else:
         keys: list[AssetKey] = []
@@ -445,143 +435,3 @@ def load_asset_value(definitions: Definitions, key: AssetKey | str | Sequence[st
     return resources[io_key].load_input(
         InputContext(name=asset_key.name, step_key="<caller>", upstream_output=upstream)
     )
-
-
-# -- read-only queries for the CLI and the web UI ---------------------------------------------
-
-
-@contextlib.contextmanager
-def _reading(storage: RunStorage | None) -> Iterator[RunStorage]:
-    """Use ``storage`` as given, or open the configured one and close it afterwards."""
-    if storage is not None:
-        yield storage
-        return
-    opened = open_storage()
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-def list_runs(
-    *,
-    limit: int = 20,
-    status: RunStatus | str | None = None,
-    storage: RunStorage | None = None,
-) -> list[RunRecord]:
-    """The most recent runs first, optionally only those with one status.
-
-    Args:
-        limit: How many runs to return at most.
-        status: A `RunStatus` or its name (case-insensitive), e.g. ``"failure"``.
-        storage: Run storage; defaults to `raystra.storage.open_storage()`.
-
-    Example:
-        >>> [run.run_id for run in list_runs(limit=5, status="FAILURE")]  # doctest: +SKIP
-        ['3f2a6c1e-...']
-    """
-    statuses = None if status is None else [_run_status(status)]
-    with _reading(storage) as store:
-        return store.get_runs(limit=limit, statuses=statuses)
-
-
-def _run_status(value: RunStatus | str) -> RunStatus:
-    try:
-        return RunStatus(str(value).upper())
-    except ValueError:
-        names = ", ".join(s.value for s in RunStatus)
-        raise RaystraError(f"Unknown run status {value!r}; use one of {names}.") from None
-
-
-def get_run(run_id: str, *, storage: RunStorage | None = None) -> RunRecord:
-    """The run with this id or unique id prefix; `RunNotFoundError` otherwise.
-
-    Example:
-        >>> get_run("3f2a").status  # doctest: +SKIP
-        <RunStatus.FAILURE: 'FAILURE'>
-    """
-    with _reading(storage) as store:
-        return store.get_run(run_id)
-
-
-def run_steps(run_id: str, *, storage: RunStorage | None = None) -> list[StepStats]:
-    """Each step of a run (id or prefix) that has events, with status, attempts and error.
-
-    Example:
-        >>> [(s.step_key, s.status) for s in run_steps("3f2a")]  # doctest: +SKIP
-        [('extract', 'SUCCESS'), ('transform', 'FAILURE'), ('load', 'SKIPPED')]
-    """
-    with _reading(storage) as store:
-        return store.get_step_stats(store.get_run(run_id).run_id)
-
-
-def run_events(
-    run_id: str,
-    *,
-    step_key: str | None = None,
-    kinds: Iterable[str] | None = None,
-    storage: RunStorage | None = None,
-) -> list[Event]:
-    """A run's events (id or prefix) in order, optionally one step's and only some kinds.
-
-    Args:
-        run_id: The run id or a unique prefix of it.
-        step_key: Only events of this step.
-        kinds: Only events of these kinds, e.g. ``["LogMessage"]``.
-        storage: Run storage; defaults to `raystra.storage.open_storage()`.
-
-    Example:
-        >>> logs = run_events("3f2a", kinds=["LogMessage"])  # doctest: +SKIP
-    """
-    with _reading(storage) as store:
-        full_id = store.get_run(run_id).run_id
-        stored = store.get_events(
-            full_id, step_key=step_key, kinds=None if kinds is None else list(kinds)
-        )
-        return [record.event for record in stored]
-
-
-@dataclass(frozen=True)
-class AssetStatus:
-    """An asset as the CLI lists it: group, upstream keys and its newest materialization."""
-
-    key: AssetKey
-    group: str
-    upstream: tuple[AssetKey, ...]
-    is_external: bool
-    last_materialization: MaterializationRecord | None
-
-
-def asset_overview(
-    definitions: Definitions,
-    selection: Any = None,
-    *,
-    storage: RunStorage | None = None,
-) -> list[AssetStatus]:
-    """Every selected asset (external ones included) with its last materialization.
-
-    Assets come in topological order. ``selection`` is anything `AssetSelection` accepts, or
-    None for all assets.
-
-    Example:
-        >>> [(a.key.to_user_string(), a.last_materialization) for a in asset_overview(defs)]
-        ... # doctest: +SKIP
-        [('orders', MaterializationRecord(...)), ('revenue', None)]
-    """
-    graph = definitions.asset_graph
-    keys = (
-        graph.keys if selection is None else AssetSelection.from_coercible(selection).resolve(graph)
-    )
-    ordered = [key for key in definitions.topological_keys if key in keys]
-    with _reading(storage) as store:
-        latest = store.latest_materializations(ordered)
-    return [
-        AssetStatus(
-            key=key,
-            group=graph.group_of(key),
-            upstream=tuple(sorted(graph.parents.get(key, ()))),
-            is_external=key in graph.external,
-            last_materialization=latest.get(key),
-        )
-        for key in ordered
-    ]

@@ -1,0 +1,41 @@
+"""The facade the CLI (and later the web UI) call: materialize, execute jobs, re-execute, query.
+
+Everything here composes the lower layers: selection and planning, an executor's events, and
+run storage. Nothing here knows how a step runs.
+"""
+
+from raystra.api._launch import (
+    RunResult,
+    execute_job,
+    load_asset_value,
+    materialize,
+    reexecute,
+    resolve_selection,
+)
+from raystra.api._queries import (
+    AssetStatus,
+    asset_overview,
+    get_run,
+    list_runs,
+    run_events,
+    run_steps,
+)
+from raystra.storage import MaterializationRecord, RunRecord, StepStats
+
+__all__ = [
+    "AssetStatus",
+    "MaterializationRecord",
+    "RunRecord",
+    "RunResult",
+    "StepStats",
+    "asset_overview",
+    "execute_job",
+    "get_run",
+    "list_runs",
+    "load_asset_value",
+    "materialize",
+    "reexecute",
+    "resolve_selection",
+    "run_events",
+    "run_steps",
+]

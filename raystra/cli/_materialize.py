@@ -1,0 +1,83 @@
+"""``raystra materialize`` and ``raystra reexecute``: start asset runs and follow them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from raystra import api
+from raystra.cli._loading import AttributeOption, FileOption, ModuleOption, definitions_from
+from raystra.cli._progress import run_and_report
+from raystra.cli._run_options import ConfigOption, TagOption, load_run_config, parse_tags
+from raystra.planning import AssetSelection
+
+__all__ = ["materialize", "reexecute"]
+
+
+def materialize(
+    ctx: typer.Context,
+    select: Annotated[
+        str,
+        typer.Option(
+            "--select",
+            "-s",
+            help="Assets to run: 'key:raw/*', 'group:sales', '+report', 'a or b', '*' (all).",
+        ),
+    ] = "*",
+    config: ConfigOption = None,
+    tag: TagOption = None,
+    module: ModuleOption = None,
+    file: FileOption = None,
+    attribute: AttributeOption = None,
+) -> None:
+    """Materialize the selected assets in this process, showing progress as steps finish.
+
+    Exits 0 when the run succeeded, 1 when it failed (see `raystra runs show RUN`), 2 when the
+    definitions, selection or config are invalid.
+    """
+    defs = definitions_from(ctx, module, file, attribute)
+    selection = AssetSelection.from_string(select)
+    run_config = load_run_config(config)
+    tags = parse_tags(tag)
+    api.resolve_selection(defs, selection)  # fail on an empty selection before any output
+    run_and_report(
+        lambda on_event: api.materialize(
+            defs,
+            selection,
+            run_config=run_config,
+            executor="in_process",
+            raise_on_error=False,
+            tags=tags,
+            on_event=on_event,
+        )
+    )
+
+
+def reexecute(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id or its first characters.")],
+    from_failure: Annotated[
+        bool,
+        typer.Option("--from-failure", help="Run only the failed and skipped steps again."),
+    ] = False,
+    module: ModuleOption = None,
+    file: FileOption = None,
+    attribute: AttributeOption = None,
+) -> None:
+    """Run a previous run again with the current definitions (all steps, or from failure).
+
+    Steps not re-run hand their stored outputs to the ones that are. Exits like materialize.
+    """
+    defs = definitions_from(ctx, module, file, attribute)
+    parent = api.get_run(run_id)
+    run_and_report(
+        lambda on_event: api.reexecute(
+            defs,
+            parent.run_id,
+            from_failure=from_failure,
+            executor="in_process",
+            raise_on_error=False,
+            on_event=on_event,
+        )
+    )
