@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 from raystra import ConfigurableResource
 
@@ -50,7 +51,22 @@ def atomic_write_path(target: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-class LandingZone(ConfigurableResource):
+class _HomeFolder(ConfigurableResource):
+    """A folder given by ``path``, defaulting to ``$RAYSTRA_HOME/<default_name>``."""
+
+    path: str | None = None
+    default_name: ClassVar[str] = ""
+
+    def directory(self) -> Path:
+        """The folder (not created until something is written to it)."""
+        return Path(self.path).expanduser() if self.path else raystra_home() / self.default_name
+
+    def file(self, name: str) -> Path:
+        """The path of the file called ``name`` in the folder."""
+        return self.directory() / name
+
+
+class LandingZone(_HomeFolder):
     """The folder where raw files arrive before ingestion (a local stand-in for a bucket).
 
     Attributes:
@@ -61,18 +77,10 @@ class LandingZone(ConfigurableResource):
         PosixPath('/tmp/landing/orders.csv')
     """
 
-    path: str | None = None
-
-    def directory(self) -> Path:
-        """The landing folder (not created until something is written to it)."""
-        return Path(self.path).expanduser() if self.path else raystra_home() / "landing"
-
-    def file(self, name: str) -> Path:
-        """The path of the landing file called ``name``."""
-        return self.directory() / name
+    default_name: ClassVar[str] = "landing"
 
 
-class ReportsDir(ConfigurableResource):
+class ReportsDir(_HomeFolder):
     """The folder rendered reports are published to.
 
     Attributes:
@@ -83,12 +91,4 @@ class ReportsDir(ConfigurableResource):
         PosixPath('/tmp/reports/revenue_report.pdf')
     """
 
-    path: str | None = None
-
-    def directory(self) -> Path:
-        """The reports folder (not created until a report is written)."""
-        return Path(self.path).expanduser() if self.path else raystra_home() / "reports"
-
-    def file(self, name: str) -> Path:
-        """The path of the report called ``name``."""
-        return self.directory() / name
+    default_name: ClassVar[str] = "reports"

@@ -14,7 +14,7 @@ from raystra.definitions._node import (
     NodeOutput,
     ParameterRoles,
     analyse_parameters,
-    describe_function,
+    check_ins_match_parameters,
 )
 from raystra.definitions._retry import RetryPolicy
 from raystra.errors import InvalidDefinitionError
@@ -191,12 +191,7 @@ def _asset_inputs(
     fn: Callable[..., Any],
 ) -> tuple[NodeInput, ...]:
     ins = dict(ins or {})
-    unknown = sorted(set(ins) - set(roles.data_params))
-    if unknown:
-        raise InvalidDefinitionError(
-            f"Asset {node_name!r} ({describe_function(fn)}) has ins entries {unknown} with no "
-            f"matching parameter; its data parameters are {list(roles.data_params)}."
-        )
+    check_ins_match_parameters(ins, roles, kind="Asset", node_name=node_name, fn=fn)
     inputs = []
     for param in roles.data_params:
         spec = ins.get(param)

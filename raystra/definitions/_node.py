@@ -153,6 +153,23 @@ def analyse_parameters(fn: Callable[..., Any], *, node_name: str) -> ParameterRo
     )
 
 
+def check_ins_match_parameters(
+    ins: Mapping[str, Any],
+    roles: ParameterRoles,
+    *,
+    kind: str,
+    node_name: str,
+    fn: Callable[..., Any],
+) -> None:
+    """Every ``ins`` entry must name a data parameter of the function."""
+    unknown = sorted(set(ins) - set(roles.data_params))
+    if unknown:
+        raise InvalidDefinitionError(
+            f"{kind} {node_name!r} ({describe_function(fn)}) has ins entries {unknown} with no "
+            f"matching parameter; its data parameters are {list(roles.data_params)}."
+        )
+
+
 def validate_ray_options(options: Mapping[str, Any] | None, *, node_name: str) -> dict[str, Any]:
     """Check ``ray_options`` keys and values once, where the definition is made."""
     options = dict(options or {})

@@ -14,6 +14,7 @@ from raystra.definitions._node import (
     NodeInput,
     NodeOutput,
     analyse_parameters,
+    check_ins_match_parameters,
     describe_function,
 )
 from raystra.definitions._retry import RetryPolicy
@@ -225,12 +226,7 @@ def op(
         node_name = validate_name(name or func.__name__, what="Op name")
         roles = analyse_parameters(func, node_name=node_name)
         op_ins = dict(ins or {})
-        unknown = sorted(set(op_ins) - set(roles.data_params))
-        if unknown:
-            raise InvalidDefinitionError(
-                f"Op {node_name!r} ({describe_function(func)}) has ins entries {unknown} with "
-                f"no matching parameter; its data parameters are {list(roles.data_params)}."
-            )
+        check_ins_match_parameters(op_ins, roles, kind="Op", node_name=node_name, fn=func)
         inputs = tuple(
             NodeInput(
                 name=param,
