@@ -61,15 +61,8 @@ def load_run_config(path: Path | None) -> dict[str, Any] | None:
 
 
 def _parse_yaml(text: str, path: Path) -> Any:
-    try:
-        # Through importlib: PyYAML is optional and may come without type stubs.
-        yaml: Any = importlib.import_module("yaml")
-    except ImportError:
-        raise RunConfigError(
-            f"Run config file '{path}' is YAML, which needs PyYAML: `pip install pyyaml`, or "
-            "write the config as JSON (a .json file).",
-            [],
-        ) from None
+    # Through importlib: PyYAML (a dependency) ships no type stubs.
+    yaml: Any = importlib.import_module("yaml")
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as err:
