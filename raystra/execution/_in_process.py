@@ -66,8 +66,7 @@ class InProcessExecutor(Executor):
             }
             outcome = yield from step_events(
                 request.definitions,
-                plan,
-                step.key,
+                step,
                 run_id=run_id,
                 config=request.step_config.get(step.key),
                 upstream_values=upstream_values,

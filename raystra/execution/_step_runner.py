@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,10 +24,8 @@ from raystra.definitions import (
 )
 from raystra.definitions._node import NodeDefinition
 from raystra.events import (
-    AssetMaterialized,
     ErrorInfo,
     Event,
-    OpOutputStored,
     StepFailed,
     StepRetrying,
     StepStarted,
@@ -36,8 +34,9 @@ from raystra.events import (
 )
 from raystra.execution._io import resolve_resources
 from raystra.execution._outputs import NO_VALUE, StepOutput, collect_outputs
+from raystra.execution._persist import has_value, store_output
 from raystra.observability import StepLogCapture
-from raystra.planning import ExecutionPlan, Step, node_for_step
+from raystra.planning import Step, node_for_step
 
 __all__ = ["StepOutcome", "run_step", "step_events"]
 
@@ -51,6 +50,11 @@ class StepOutcome:
     events: list[Event] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     error: ErrorInfo | None = None
+    # Outputs left for the executor to persist (name -> user metadata); while any are left,
+    # StepSucceeded is not yet emitted: the executor emits it once they committed.
+    deferred: dict[str, dict[str, Any]] = field(default_factory=dict)
+    attempt: int = 0
+    started_at: float = 0.0
 
 
 @dataclass
@@ -63,19 +67,6 @@ class _Attempt:
     attempt: int
     capture: StepLogCapture
     resources: dict[str, Any]
-
-
-def _output_context(attempt: _Attempt, output_name: str) -> OutputContext:
-    output = attempt.node.output(output_name)
-    return OutputContext(
-        run_id=attempt.run_id,
-        step_key=attempt.step.key,
-        output_name=output_name,
-        asset_key=output.asset_key,
-        definition_metadata=output.metadata,
-        resources=Resources(attempt.resources),
-        log=attempt.capture.logger,
-    )
 
 
 def _load_inputs(attempt: _Attempt, upstream_values: Mapping[str, Any]) -> dict[str, Any]:
@@ -133,53 +124,37 @@ def _call(
 
 
 def _persist(
-    attempt: _Attempt, outputs: dict[str, StepOutput], context: AssetExecutionContext
-) -> list[Event]:
-    """Commit each output through its IO manager; events only for committed outputs."""
+    attempt: _Attempt,
+    outputs: dict[str, StepOutput],
+    context: AssetExecutionContext,
+    defer: Callable[[Any], bool] | None,
+) -> tuple[list[Event], dict[str, dict[str, Any]]]:
+    """Commit outputs (events only once committed); return those ``defer`` says to write later.
+
+    Deferred outputs come back as output name -> user metadata, for the executor to persist
+    beside downstream work.
+    """
     events: list[Event] = []
+    deferred: dict[str, dict[str, Any]] = {}
     for name in attempt.step.output_names:
         output = outputs[name]
-        definition = attempt.node.output(name)
-        metadata = {**context.output_metadata(name), **output.metadata}
-        if output.value is not NO_VALUE and output.value is not None:
-            io_manager: IOManager = attempt.resources[definition.io_manager_key]
-            stored = dict(
-                io_manager.handle_output(_output_context(attempt, name), output.value) or {}
-            )
-            # What the IO manager measured (path, row_count, ...) is a fact about the stored
-            # data: a user value under the same key must not replace it silently.
-            for key in sorted(set(stored) & set(metadata)):
-                if stored[key] != metadata[key]:
-                    attempt.capture.logger.warning(
-                        "output %r: metadata key %r is set by the IO manager; your value %r is "
-                        "kept as %r",
-                        name,
-                        key,
-                        metadata[key],
-                        f"user/{key}",
-                    )
-                    metadata[f"user/{key}"] = metadata.pop(key)
-            metadata = {**metadata, **stored}
-        if definition.asset_key is not None:
-            events.append(
-                AssetMaterialized(
-                    run_id=attempt.run_id,
-                    step_key=attempt.step.key,
-                    asset_key=definition.asset_key,
-                    metadata=metadata,
-                    code_version=definition.code_version,
-                )
-            )
-        elif output.value is not NO_VALUE and output.value is not None:
-            events.append(
-                OpOutputStored(
-                    run_id=attempt.run_id,
-                    step_key=attempt.step.key,
-                    output_name=name,
-                    metadata=metadata,
-                )
-            )
-    return events
+        user_metadata = {**context.output_metadata(name), **output.metadata}
+        if defer is not None and has_value(output.value) and defer(output.value):
+            deferred[name] = user_metadata
+            continue
+        event = store_output(
+            step=attempt.step,
+            node=attempt.node,
+            run_id=attempt.run_id,
+            name=name,
+            value=output.value,
+            user_metadata=user_metadata,
+            resources=attempt.resources,
+            logger=attempt.capture.logger,
+        )
+        if event is not None:
+            events.append(event)
+    return events, deferred
 
 
 def _teardown(resources: Mapping[str, Any]) -> None:
@@ -191,27 +166,30 @@ def _teardown(resources: Mapping[str, Any]) -> None:
 
 def step_events(
     definitions: Definitions,
-    plan: ExecutionPlan,
-    step_key: str,
+    step: Step,
     *,
     run_id: str,
     config: Mapping[str, Any] | None = None,
     upstream_values: Mapping[str, Any] | None = None,
     sleep: Any = time.sleep,
+    defer: Callable[[Any], bool] | None = None,
+    first_attempt: int = 1,
 ) -> Generator[Event, None, StepOutcome]:
     """Run every attempt of one step, yielding events as they happen; return the outcome.
 
     ``StepStarted`` is yielded before the attempt runs; the attempt's log lines and
     materializations follow when it finishes. ``upstream_values`` holds the in-memory values
     of inputs handed over from steps of this run, keyed by input name; other inputs are loaded
-    through their IO managers here.
+    through their IO managers here. Outputs for which ``defer(value)`` is true are not written
+    here but returned in `StepOutcome.deferred`. ``first_attempt`` numbers the first attempt
+    (above 1 when an executor re-runs a step whose worker died).
     """
-    step = plan.step(step_key)
-    node = node_for_step(definitions, plan, step_key)
+    step_key = step.key
+    node = node_for_step(definitions, step)
     policy = node.retry_policy
     max_attempts = 1 + (policy.max_retries if policy is not None else 0)
     host, pid = socket.gethostname(), os.getpid()
-    for attempt_number in range(1, max_attempts + 1):
+    for attempt_number in range(first_attempt, first_attempt + max_attempts):
         started = now()
         yield StepStarted(
             run_id=run_id, step_key=step_key, attempt=attempt_number, host=host, pid=pid
@@ -229,13 +207,13 @@ def step_events(
             attempt = _Attempt(step, node, run_id, attempt_number, capture, resources)
             inputs = _load_inputs(attempt, upstream_values or {})
             outputs, context = _call(attempt, inputs, config)
-            materializations = _persist(attempt, outputs, context)
+            materializations, deferred = _persist(attempt, outputs, context, defer)
         except Exception as exc:
             error = ErrorInfo.from_exception(exc).redacted(secrets)
             yield from capture.events
-            if attempt_number < max_attempts:
+            if attempt_number < first_attempt + max_attempts - 1:
                 assert policy is not None
-                delay = policy.delay_for(attempt_number)
+                delay = policy.delay_for(attempt_number - first_attempt + 1)
                 yield StepRetrying(
                     run_id=run_id,
                     step_key=step_key,
@@ -259,37 +237,47 @@ def step_events(
             _teardown(resources)
         yield from capture.events
         yield from materializations
-        yield StepSucceeded(
-            run_id=run_id,
-            step_key=step_key,
-            attempt=attempt_number,
-            duration_s=now() - started,
-        )
+        if not deferred:
+            yield StepSucceeded(
+                run_id=run_id,
+                step_key=step_key,
+                attempt=attempt_number,
+                duration_s=now() - started,
+            )
         values = {name: out.value for name, out in outputs.items() if out.value is not NO_VALUE}
-        return StepOutcome(step_key, success=True, outputs=values)
+        return StepOutcome(
+            step_key,
+            success=True,
+            outputs=values,
+            deferred=deferred,
+            attempt=attempt_number,
+            started_at=started,
+        )
     raise AssertionError("unreachable: the loop returns on success or final failure")
 
 
 def run_step(
     definitions: Definitions,
-    plan: ExecutionPlan,
-    step_key: str,
+    step: Step,
     *,
     run_id: str,
     config: Mapping[str, Any] | None = None,
     upstream_values: Mapping[str, Any] | None = None,
     sleep: Any = time.sleep,
+    defer: Callable[[Any], bool] | None = None,
+    first_attempt: int = 1,
 ) -> StepOutcome:
     """`step_events` for callers that want the events in one list (e.g. inside a Ray task)."""
     events: list[Event] = []
     generator = step_events(
         definitions,
-        plan,
-        step_key,
+        step,
         run_id=run_id,
         config=config,
         upstream_values=upstream_values,
         sleep=sleep,
+        defer=defer,
+        first_attempt=first_attempt,
     )
     while True:
         try:

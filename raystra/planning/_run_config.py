@@ -10,14 +10,13 @@ from pydantic import ValidationError
 from raystra.definitions import Definitions, RunConfig, suggest
 from raystra.definitions._node import NodeDefinition
 from raystra.errors import RunConfigError
-from raystra.planning._plan import ExecutionPlan
+from raystra.planning._plan import ExecutionPlan, Step
 
 __all__ = ["node_for_step", "validate_run_config"]
 
 
-def node_for_step(defs: Definitions, plan: ExecutionPlan, step_key: str) -> NodeDefinition:
-    """The asset or op definition a step of ``plan`` runs."""
-    step = plan.step(step_key)
+def node_for_step(defs: Definitions, step: Step) -> NodeDefinition:
+    """The asset or op definition a step runs."""
     if step.kind == "op":
         assert step.job_name is not None
         return defs.get_job(step.job_name).node(step.key).op
@@ -70,7 +69,7 @@ def validate_run_config(
 
     validated: dict[str, dict[str, Any]] = {}
     for step in plan.steps:
-        node = node_for_step(defs, plan, step.key)
+        node = node_for_step(defs, step)
         config_type = node.roles.config_type
         name, entry = given.get(step.key, (step.node_name, None))
         if config_type is None:

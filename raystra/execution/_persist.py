@@ -1,0 +1,128 @@
+"""Committing a step's outputs through their IO managers, and the events that record it.
+
+Used by the step runner for outputs written where they were computed, and by executors that
+write large outputs beside downstream work (the Ray executor's persist task).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from raystra.definitions import (
+    Definitions,
+    IOManager,
+    OutputContext,
+    Resources,
+)
+from raystra.definitions._node import NodeDefinition
+from raystra.events import AssetMaterialized, Event, OpOutputStored
+from raystra.execution._io import resolve_resources
+from raystra.execution._outputs import NO_VALUE
+from raystra.observability import StepLogCapture
+from raystra.planning import Step, node_for_step
+
+__all__ = ["has_value", "persist_outputs", "store_output"]
+
+
+def has_value(value: Any) -> bool:
+    """True when there is something for an IO manager to store."""
+    return value is not NO_VALUE and value is not None
+
+
+def _merge_metadata(
+    name: str, user: dict[str, Any], stored: Mapping[str, Any], logger: logging.Logger
+) -> dict[str, Any]:
+    # What the IO manager measured (path, row_count, ...) is a fact about the stored data: a
+    # user value under the same key must not replace it silently.
+    merged = dict(user)
+    for key in sorted(set(stored) & set(merged)):
+        if stored[key] != merged[key]:
+            logger.warning(
+                "output %r: metadata key %r is set by the IO manager; your value %r is kept as %r",
+                name,
+                key,
+                merged[key],
+                f"user/{key}",
+            )
+            merged[f"user/{key}"] = merged.pop(key)
+    return {**merged, **stored}
+
+
+def store_output(
+    *,
+    step: Step,
+    node: NodeDefinition,
+    run_id: str,
+    name: str,
+    value: Any,
+    user_metadata: Mapping[str, Any],
+    resources: Mapping[str, Any],
+    logger: logging.Logger,
+) -> Event | None:
+    """Commit one output and return the event that records it (None: nothing to record).
+
+    The event is created only after the IO manager returned, i.e. after the write committed.
+    """
+    definition = node.output(name)
+    metadata = dict(user_metadata)
+    if has_value(value):
+        io_manager: IOManager = resources[definition.io_manager_key]
+        context = OutputContext(
+            run_id=run_id,
+            step_key=step.key,
+            output_name=name,
+            asset_key=definition.asset_key,
+            definition_metadata=definition.metadata,
+            resources=Resources(dict(resources)),
+            log=logger,
+        )
+        stored = io_manager.handle_output(context, value) or {}
+        metadata = _merge_metadata(name, metadata, stored, logger)
+    if definition.asset_key is not None:
+        return AssetMaterialized(
+            run_id=run_id,
+            step_key=step.key,
+            asset_key=definition.asset_key,
+            metadata=metadata,
+            code_version=definition.code_version,
+        )
+    if has_value(value):
+        return OpOutputStored(run_id=run_id, step_key=step.key, output_name=name, metadata=metadata)
+    return None
+
+
+def persist_outputs(
+    definitions: Definitions,
+    step: Step,
+    *,
+    run_id: str,
+    values: Mapping[str, Any],
+    user_metadata: Mapping[str, Mapping[str, Any]],
+    capture: StepLogCapture,
+) -> list[Event]:
+    """Commit outputs computed elsewhere, resolving IO manager resources here, where it runs.
+
+    Any exception propagates: the caller records the step as failed, and no event is returned
+    for an output whose write did not commit. Log lines (and their secrets) go to ``capture``.
+    """
+    node = node_for_step(definitions, step)
+    keys = {node.output(name).io_manager_key for name in values}
+    resources, secrets = resolve_resources(definitions, keys)
+    capture.add_secrets(secrets)
+    events: list[Event] = []
+    for name, value in values.items():
+        event = store_output(
+            step=step,
+            node=node,
+            run_id=run_id,
+            name=name,
+            value=value,
+            user_metadata=user_metadata.get(name, {}),
+            resources=resources,
+            logger=capture.logger,
+        )
+        if event is not None:
+            events.append(event)
+    return events
