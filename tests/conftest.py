@@ -13,4 +13,7 @@ def raystra_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "raystra_home"
     monkeypatch.setenv("RAYSTRA_HOME", str(home))
     monkeypatch.delenv("RAYSTRA_STORAGE_URL", raising=False)
+    # Unit tests run steps in-process; Ray tests ask for executor="ray" (or set this) and use
+    # the one Ray the session shares.
+    monkeypatch.setenv("RAYSTRA_EXECUTOR", "in_process")
     return home

@@ -141,7 +141,8 @@ def _run(
     plan: ExecutionPlan,
     *,
     run_config: RunConfig | Mapping[str, Any] | None,
-    executor: str | Executor,
+    executor: str | Executor | None,
+    ray_address: str | None = None,
     storage: RunStorage | None,
     raise_on_error: bool,
     tags: Mapping[str, str] | None = None,
@@ -152,7 +153,7 @@ def _run(
 ) -> RunResult:
     """Validate config, then record and execute the run (closing storage it opened itself)."""
     step_config = validate_run_config(defs, plan, run_config)
-    chosen = load_executor(executor)
+    chosen = load_executor(executor, ray_address=ray_address)
     record = RunRecord(
         run_id=str(uuid.uuid4()),
         job_name=plan.job_name,
@@ -246,7 +247,8 @@ def materialize(
     *,
     resources: Mapping[str, Any] | None = None,
     run_config: RunConfig | Mapping[str, Any] | None = None,
-    executor: str | Executor = "in_process",
+    executor: str | Executor | None = None,
+    ray_address: str | None = None,
     raise_on_error: bool = True,
     storage: RunStorage | None = None,
     tags: Mapping[str, str] | None = None,
@@ -261,7 +263,11 @@ def materialize(
             or None for every asset.
         resources: Resources to add to (or override in) the definitions.
         run_config: Config per step, as ``{"ops": {name: {"config": {...}}}}`` or `RunConfig`.
-        executor: ``"in_process"`` (default for now) or an `Executor` instance.
+        executor: ``"ray"`` (the default, or ``$RAYSTRA_EXECUTOR``), ``"in_process"`` (one step
+            after another in this process, for debugging), or an `Executor` instance.
+        ray_address: Ray cluster to attach to (``auto``, ``ray://host:10001``); default
+            ``$RAY_ADDRESS``, else a local Ray started once per process.
+        max_concurrent: Most steps of this run running at once.
         raise_on_error: Raise `StepExecutionError` if the run does not succeed.
         storage: Run storage; defaults to `raystra.storage.open_storage()`.
 
@@ -280,6 +286,7 @@ def materialize(
         plan,
         run_config=run_config,
         executor=executor,
+        ray_address=ray_address,
         storage=storage,
         raise_on_error=raise_on_error,
         tags=tags,
@@ -294,11 +301,13 @@ def execute_job(
     *,
     resources: Mapping[str, Any] | None = None,
     run_config: RunConfig | Mapping[str, Any] | None = None,
-    executor: str | Executor = "in_process",
+    executor: str | Executor | None = None,
+    ray_address: str | None = None,
     raise_on_error: bool = True,
     storage: RunStorage | None = None,
     tags: Mapping[str, str] | None = None,
     on_event: EventCallback | None = None,
+    max_concurrent: int | None = None,
 ) -> RunResult:
     """Run an op-based job (Dagster's ``job.execute_in_process`` equivalent).
 
@@ -329,10 +338,12 @@ def execute_job(
         plan,
         run_config=run_config,
         executor=executor,
+        ray_address=ray_address,
         storage=storage,
         raise_on_error=raise_on_error,
         tags=tags,
         on_event=on_event,
+        max_concurrent=max_concurrent,
     )
 
 
@@ -361,10 +372,12 @@ def reexecute(
     run_id: str,
     *,
     from_failure: bool = True,
-    executor: str | Executor = "in_process",
+    executor: str | Executor | None = None,
+    ray_address: str | None = None,
     storage: RunStorage | None = None,
     raise_on_error: bool = False,
     on_event: EventCallback | None = None,
+    max_concurrent: int | None = None,
 ) -> RunResult:
     """Run a previous run again; with ``from_failure`` only its failed and skipped steps.
 
@@ -408,12 +421,14 @@ def reexecute(
         plan,
         run_config={"ops": {k: v for k, v in parent_ops.items() if k in plan.step_keys}},
         executor=executor,
+        ray_address=ray_address,
         storage=storage,
         raise_on_error=raise_on_error,
         tags={**parent.tags, "raystra/parent_run_id": parent.run_id},
         parent_run_id=parent.run_id,
         root_run_id=parent.root_run_id or parent.run_id,
         on_event=on_event,
+        max_concurrent=max_concurrent,
     )
 
 

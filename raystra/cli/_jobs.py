@@ -12,7 +12,15 @@ from raystra import api
 from raystra.cli._loading import AttributeOption, FileOption, ModuleOption, definitions_from
 from raystra.cli._progress import run_and_report
 from raystra.cli._render import output_console
-from raystra.cli._run_options import ConfigOption, TagOption, load_run_config, parse_tags
+from raystra.cli._run_options import (
+    ConfigOption,
+    ExecutorOption,
+    MaxConcurrentOption,
+    RayAddressOption,
+    TagOption,
+    load_run_config,
+    parse_tags,
+)
 from raystra.definitions import JobDefinition
 
 __all__ = ["app"]
@@ -58,11 +66,14 @@ def run_job(
     name: Annotated[str, typer.Argument(metavar="NAME", help="The job to run.")],
     config: ConfigOption = None,
     tag: TagOption = None,
+    executor: ExecutorOption = None,
+    ray_address: RayAddressOption = None,
+    max_concurrent: MaxConcurrentOption = None,
     module: ModuleOption = None,
     file: FileOption = None,
     attribute: AttributeOption = None,
 ) -> None:
-    """Run a job in this process; exits 0 on success, 1 if the run failed."""
+    """Run a job (on Ray by default); exits 0 on success, 1 if the run failed."""
     defs = definitions_from(ctx, module, file, attribute)
     defs.get_job(name)  # unknown job: a readable error before any output
     run_config = load_run_config(config)
@@ -72,7 +83,9 @@ def run_job(
             defs,
             name,
             run_config=run_config,
-            executor="in_process",
+            executor=executor,
+            ray_address=ray_address,
+            max_concurrent=max_concurrent,
             raise_on_error=False,
             tags=tags,
             on_event=on_event,

@@ -9,7 +9,15 @@ import typer
 from raystra import api
 from raystra.cli._loading import AttributeOption, FileOption, ModuleOption, definitions_from
 from raystra.cli._progress import run_and_report
-from raystra.cli._run_options import ConfigOption, TagOption, load_run_config, parse_tags
+from raystra.cli._run_options import (
+    ConfigOption,
+    ExecutorOption,
+    MaxConcurrentOption,
+    RayAddressOption,
+    TagOption,
+    load_run_config,
+    parse_tags,
+)
 from raystra.planning import AssetSelection
 
 __all__ = ["materialize", "reexecute"]
@@ -27,11 +35,14 @@ def materialize(
     ] = "*",
     config: ConfigOption = None,
     tag: TagOption = None,
+    executor: ExecutorOption = None,
+    ray_address: RayAddressOption = None,
+    max_concurrent: MaxConcurrentOption = None,
     module: ModuleOption = None,
     file: FileOption = None,
     attribute: AttributeOption = None,
 ) -> None:
-    """Materialize the selected assets in this process, showing progress as steps finish.
+    """Materialize the selected assets (on Ray by default), showing progress as steps finish.
 
     Exits 0 when the run succeeded, 1 when it failed (see `raystra runs show RUN`), 2 when the
     definitions, selection or config are invalid.
@@ -46,7 +57,9 @@ def materialize(
             defs,
             selection,
             run_config=run_config,
-            executor="in_process",
+            executor=executor,
+            ray_address=ray_address,
+            max_concurrent=max_concurrent,
             raise_on_error=False,
             tags=tags,
             on_event=on_event,
@@ -61,6 +74,9 @@ def reexecute(
         bool,
         typer.Option("--from-failure", help="Run only the failed and skipped steps again."),
     ] = False,
+    executor: ExecutorOption = None,
+    ray_address: RayAddressOption = None,
+    max_concurrent: MaxConcurrentOption = None,
     module: ModuleOption = None,
     file: FileOption = None,
     attribute: AttributeOption = None,
@@ -76,7 +92,9 @@ def reexecute(
             defs,
             parent.run_id,
             from_failure=from_failure,
-            executor="in_process",
+            executor=executor,
+            ray_address=ray_address,
+            max_concurrent=max_concurrent,
             raise_on_error=False,
             on_event=on_event,
         )

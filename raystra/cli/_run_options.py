@@ -11,7 +11,15 @@ import typer
 
 from raystra.errors import RaystraError, RunConfigError
 
-__all__ = ["ConfigOption", "TagOption", "load_run_config", "parse_tags"]
+__all__ = [
+    "ConfigOption",
+    "ExecutorOption",
+    "MaxConcurrentOption",
+    "RayAddressOption",
+    "TagOption",
+    "load_run_config",
+    "parse_tags",
+]
 
 ConfigOption = Annotated[
     Path | None,
@@ -21,6 +29,28 @@ ConfigOption = Annotated[
         help='Run config file, YAML or JSON: {"ops": {"<asset or op>": {"config": {...}}}}.',
         dir_okay=False,
     ),
+]
+ExecutorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        "-e",
+        help="ray (default; or $RAYSTRA_EXECUTOR) or in_process (one step at a time, here).",
+        show_default=False,
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="Attach to a Ray cluster: auto, ray://host:10001 or HOST:PORT (default "
+        "$RAY_ADDRESS, else start a local Ray).",
+        show_default=False,
+    ),
+]
+MaxConcurrentOption = Annotated[
+    int | None,
+    typer.Option("--max-concurrent", min=1, help="Most steps of the run running at once."),
 ]
 TagOption = Annotated[
     list[str] | None,

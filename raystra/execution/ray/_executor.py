@@ -1,0 +1,298 @@
+"""The Ray executor: a plan becomes a Ray task DAG; the driver only turns reports into events."""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import ray
+from ray.exceptions import RayError, TaskCancelledError
+
+from raystra.events import (
+    ErrorInfo,
+    Event,
+    RunFailed,
+    RunStarted,
+    RunSucceeded,
+    StepFailed,
+    StepRetrying,
+    StepSkipped,
+    StepStarted,
+)
+from raystra.execution._executor import Executor, RunRequest
+from raystra.execution.ray._cluster import check_feasible, connect
+from raystra.execution.ray._limits import ConcurrencyLimits
+from raystra.execution.ray._tasks import StepReport, compute_step, persist_step
+from raystra.planning import ExecutionPlan, Step
+
+__all__ = ["RayExecutor"]
+
+_compute = ray.remote(compute_step)
+_persist = ray.remote(persist_step)
+
+# Outputs at least this large are written by a separate task, beside downstream work; smaller
+# ones are written inside the compute task, where an extra task would cost more than the write.
+DEFAULT_DEFER_WRITES_BYTES = 8 * 2**20
+_WAIT_WINDOW = 512  # reports checked per ray.wait: submission order is roughly finish order
+
+
+class RayExecutor(Executor):
+    """Runs each step as one Ray task; upstream outputs pass as ObjectRefs, zero-copy.
+
+    All steps are submitted up front in topological order (steps under a concurrency limit
+    are submitted when their upstream steps finished and a slot is free), so Ray resolves
+    dependencies and runs independent steps in parallel. The driver waits only on the tasks'
+    small reports, never on data.
+
+    Args:
+        address: Ray cluster to attach to (``auto``, ``ray://host:10001``); default
+            ``$RAY_ADDRESS``, else a local Ray started once per process.
+        defer_writes_bytes: Outputs at least this large (tables) are written by a separate
+            task beside downstream work; default 8 MiB (``$RAYSTRA_DEFER_WRITES_BYTES``).
+
+    Example:
+        >>> import raystra
+        >>> raystra.materialize(defs, executor=RayExecutor(address="auto"))  # doctest: +SKIP
+    """
+
+    name = "ray"
+
+    def __init__(self, *, address: str | None = None, defer_writes_bytes: int | None = None):
+        self.address = address
+        env_bytes = os.environ.get("RAYSTRA_DEFER_WRITES_BYTES")
+        self.defer_writes_bytes = (
+            defer_writes_bytes
+            if defer_writes_bytes is not None
+            else int(env_bytes)
+            if env_bytes
+            else DEFAULT_DEFER_WRITES_BYTES
+        )
+
+    def execute(self, plan: ExecutionPlan, request: RunRequest) -> Iterator[Event]:
+        connect(self.address)
+        check_feasible(plan)
+        yield RunStarted(run_id=request.run_id, step_keys=plan.step_keys, executor=self.name)
+        run = _RunDriver(plan, request, self.defer_writes_bytes)
+        try:
+            yield from run.drive()
+        finally:
+            run.cancel_pending()
+        if run.failed:
+            yield RunFailed(
+                run_id=request.run_id,
+                failed_step_keys=tuple(run.failed),
+                reason=f"{len(run.failed)} step(s) failed: {', '.join(run.failed)}",
+            )
+        else:
+            yield RunSucceeded(run_id=request.run_id)
+
+
+class _RunDriver:
+    """Submission and bookkeeping for one run on Ray."""
+
+    def __init__(self, plan: ExecutionPlan, request: RunRequest, defer_bytes: int) -> None:
+        self.plan = plan
+        self.request = request
+        self.defer_bytes = defer_bytes
+        self.definitions_box = [ray.put(request.definitions)]
+        self.limits = ConcurrencyLimits(
+            max_concurrent=request.max_concurrent, pools=request.definitions.pools
+        )
+        self.index = {step.key: i for i, step in enumerate(plan.steps)}
+        self.children = plan.downstream()
+        self.unsubmitted_parents = {s.key: len(s.upstream_step_keys) for s in plan.steps}
+        self.unfinished_parents = dict(self.unsubmitted_parents)
+        self.unsubmitted_children = {key: len(kids) for key, kids in self.children.items()}
+        self.values: dict[str, Any] = {}  # step key -> ObjectRef of its output values
+        self.reports: dict[str, Any] = {}  # step key -> ObjectRef of its report
+        self.pending: dict[Any, tuple[str, str]] = {}  # report ref -> (kind, step key)
+        self.ready_limited: list[tuple[int, str]] = []  # heap of limited steps, plan order
+        self.outcome: dict[str, str] = {}  # step key -> success | failed | skipped
+        self.failed: list[str] = []
+
+    # -- submission --------------------------------------------------------------------------
+
+    def _upstream_args(self, step: Step) -> tuple[list[str], list[Any]]:
+        data = {i.upstream_step_key for i in step.inputs if i.upstream_step_key is not None}
+        keys = list(step.upstream_step_keys)
+        # Data dependencies pass the values (resolved zero-copy in the worker); ordering-only
+        # dependencies pass the small report, so no data moves for them.
+        refs = [self.values[key] if key in data else self.reports[key] for key in keys]
+        return keys, refs
+
+    def _submit(self, step: Step) -> None:
+        keys, refs = self._upstream_args(step)
+        options = {k: v for k, v in step.ray_options.items() if v is not None}
+        options["num_returns"] = 2
+        options.setdefault("name", f"raystra:{step.key}")
+        values_ref, report_ref = _compute.options(**options).remote(
+            self.definitions_box,
+            step,
+            self.request.run_id,
+            self.request.step_config.get(step.key),
+            self.defer_bytes,
+            keys,
+            *refs,
+        )
+        self.values[step.key] = values_ref
+        self.reports[step.key] = report_ref
+        self.pending[report_ref] = ("compute", step.key)
+        for parent in step.upstream_step_keys:
+            self.unsubmitted_children[parent] -= 1
+            self._maybe_release_values(parent)
+        for child in self.children[step.key]:
+            self.unsubmitted_parents[child] -= 1
+            if self.unsubmitted_parents[child] == 0:
+                self._offer(self.plan.step(child))
+
+    def _offer(self, step: Step) -> None:
+        """Submit now, or queue a limited step until its parents finished and a slot frees."""
+        if not self.limits.is_limited(step):
+            self._submit(step)
+        elif self.unfinished_parents[step.key] == 0:
+            heapq.heappush(self.ready_limited, (self.index[step.key], step.key))
+
+    def _submit_limited(self) -> None:
+        deferred: list[tuple[int, str]] = []
+        while self.ready_limited:
+            entry = heapq.heappop(self.ready_limited)
+            step = self.plan.step(entry[1])
+            if self.limits.try_acquire(step):
+                self._submit(step)
+            else:
+                deferred.append(entry)
+        for entry in deferred:
+            heapq.heappush(self.ready_limited, entry)
+
+    def _maybe_release_values(self, step_key: str) -> None:
+        # Once every consumer holds the ref (and any write was submitted), the driver lets go,
+        # so Ray frees the object when they are done.
+        if self.unsubmitted_children[step_key] == 0 and step_key in self.outcome:
+            self.values.pop(step_key, None)
+
+    def cancel_pending(self) -> None:
+        """Cancel every task still running or queued (Ctrl-C, or the consumer stopped)."""
+        for ref in list(self.pending):
+            # A task that already finished, or that Ray no longer knows, has nothing to stop.
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, recursive=True)
+        self.pending.clear()
+
+    # -- the wait loop -----------------------------------------------------------------------
+
+    def drive(self) -> Iterator[Event]:
+        for step in self.plan.steps:
+            if step.upstream_step_keys == ():
+                self._offer(step)
+        self._submit_limited()
+        while self.pending:
+            for ref in self._wait():
+                kind, step_key = self.pending.pop(ref)
+                yield from self._handle(kind, step_key, ref)
+            self._submit_limited()
+
+    def _wait(self) -> list[Any]:
+        window = list(self.pending)[:_WAIT_WINDOW]
+        ready, _ = ray.wait(window, num_returns=1, timeout=1.0)
+        if not ready and len(self.pending) > len(window):
+            window = list(self.pending)
+            ready, _ = ray.wait(window, num_returns=1, timeout=1.0)
+        if ready:
+            ready, _ = ray.wait(window, num_returns=len(window), timeout=0)
+        return ready
+
+    def _handle(self, kind: str, step_key: str, ref: Any) -> Iterator[Event]:
+        step = self.plan.step(step_key)
+        try:
+            report: StepReport = ray.get(ref)
+        except (RayError, TaskCancelledError) as exc:
+            yield from self._task_lost(step, exc)
+            return
+        if kind == "compute":
+            yield from _lost_attempts(self.request.run_id, report)
+        yield from report.events
+        if report.status == "deferred":
+            persist_ref = _persist.remote(
+                self.definitions_box,
+                step,
+                self.request.run_id,
+                report,
+                self.values[step_key],
+            )
+            self.pending[persist_ref] = ("persist", step_key)
+            self._finish_compute(step, "success", persisted=False)
+            return
+        if report.status == "skipped":
+            yield self._skipped(step, report.blocked_by)
+        if kind == "compute":
+            self._finish_compute(step, report.status, persisted=True)
+        elif report.status == "failed":
+            self.failed.append(step_key)
+
+    def _finish_compute(self, step: Step, status: str, *, persisted: bool) -> None:
+        self.outcome[step.key] = status
+        if status == "failed":
+            self.failed.append(step.key)
+        if self.limits.is_limited(step):
+            self.limits.release(step)
+        if persisted:
+            self._maybe_release_values(step.key)
+        for child in self.children[step.key]:
+            self.unfinished_parents[child] -= 1
+            if self.unfinished_parents[child] == 0 and self.unsubmitted_parents[child] == 0:
+                child_step = self.plan.step(child)
+                if self.limits.is_limited(child_step):
+                    heapq.heappush(self.ready_limited, (self.index[child], child))
+
+    def _skipped(self, step: Step, blocked_by: tuple[tuple[str, str], ...]) -> StepSkipped:
+        reasons = ", ".join(f"{key!r} {status}" for key, status in blocked_by)
+        return StepSkipped(
+            run_id=self.request.run_id,
+            step_key=step.key,
+            reason=f"upstream step {reasons}",
+            upstream_step_keys=tuple(key for key, _ in blocked_by),
+        )
+
+    def _task_lost(self, step: Step, exc: BaseException) -> Iterator[Event]:
+        """A task Ray could not complete: its worker died past all retries, or it was cancelled."""
+        blocked = tuple(
+            (key, self.outcome[key])
+            for key in step.upstream_step_keys
+            if self.outcome.get(key) in ("failed", "skipped")
+        )
+        if blocked:
+            yield self._skipped(step, blocked)
+            self._finish_compute(step, "skipped", persisted=True)
+            return
+        yield StepFailed(
+            run_id=self.request.run_id,
+            step_key=step.key,
+            attempt=1,
+            error=ErrorInfo.from_exception(exc),
+        )
+        if step.key in self.outcome:  # the persist task was lost; compute had finished
+            self.failed.append(step.key)
+        else:
+            self._finish_compute(step, "failed", persisted=True)
+
+
+def _lost_attempts(run_id: str, report: StepReport) -> Iterator[Event]:
+    """Record attempts whose worker died before reporting (Ray re-ran the task)."""
+    for attempt in range(1, report.ray_attempt + 1):
+        yield StepStarted(run_id=run_id, step_key=report.step_key, attempt=attempt)
+        yield StepRetrying(
+            run_id=run_id,
+            step_key=report.step_key,
+            attempt=attempt,
+            error=ErrorInfo(
+                type_name="WorkerDied",
+                message=(
+                    f"the worker running attempt {attempt} of step {report.step_key!r} died "
+                    "(killed, or out of memory); Ray ran the step again"
+                ),
+                traceback="",
+            ),
+        )

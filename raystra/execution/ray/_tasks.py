@@ -1,0 +1,189 @@
+"""What runs inside Ray workers: one compute task per step, one persist task per large output.
+
+A compute task returns two objects: the step's output values (read by downstream tasks
+straight from the object store, never by the driver) and a small `StepReport` the driver
+waits on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ray
+
+from raystra.definitions import Definitions
+from raystra.events import ErrorInfo, Event, StepFailed, StepSucceeded, now
+from raystra.execution._persist import persist_outputs
+from raystra.execution._step_runner import run_step
+from raystra.observability import StepLogCapture
+from raystra.planning import Step
+
+__all__ = ["NotProduced", "StepReport", "compute_step", "output_nbytes", "persist_step"]
+
+
+@dataclass(frozen=True)
+class NotProduced:
+    """Stands in for the values of a step that failed or was skipped, so dependents skip."""
+
+    step_key: str
+    status: str  # "failed" | "skipped"
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """The small record a task returns to the driver: events and what is left to do."""
+
+    step_key: str
+    status: str  # "success" | "deferred" | "failed" | "skipped"
+    events: tuple[Event, ...] = ()
+    deferred: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    attempt: int = 1
+    ray_attempt: int = 0  # how many earlier attempts Ray retried after their worker died
+    started_at: float = 0.0
+    blocked_by: tuple[tuple[str, str], ...] = ()  # (upstream step key, its status)
+
+
+# Workers are reused across steps and runs: keep recently used definitions deserialised, so a
+# step costs no re-import or re-unpickling of the user's project.
+_DEFINITIONS: OrderedDict[str, Definitions] = OrderedDict()
+_DEFINITIONS_KEPT = 4
+
+
+def _definitions(box: Sequence[ray.ObjectRef[Any]]) -> Definitions:
+    # The ref arrives inside a list so Ray hands it over unresolved; resolving it here once per
+    # worker is what the cache saves.
+    ref = box[0]
+    key = ref.hex()
+    if key in _DEFINITIONS:
+        _DEFINITIONS.move_to_end(key)
+        return _DEFINITIONS[key]
+    definitions = ray.get(ref)
+    assert isinstance(definitions, Definitions)
+    _DEFINITIONS[key] = definitions
+    while len(_DEFINITIONS) > _DEFINITIONS_KEPT:
+        _DEFINITIONS.popitem(last=False)
+    return definitions
+
+
+def _ray_attempt() -> int:
+    """How many times Ray already ran this task (0 on the first attempt)."""
+    # Ray has no public accessor; the core worker knows (0 when the API is missing).
+    core_worker = getattr(ray._private.worker.global_worker, "core_worker", None)
+    getter = getattr(core_worker, "get_current_task_attempt_number", None)
+    return int(getter()) if callable(getter) else 0
+
+
+def output_nbytes(value: Any) -> int:
+    """Size of a table-like value in memory, without importing any dataframe library."""
+    nbytes = getattr(value, "nbytes", None)  # pyarrow Table, numpy arrays
+    if isinstance(nbytes, int):
+        return nbytes
+    module = type(value).__module__
+    if module.startswith("pandas"):
+        return int(value.memory_usage(index=True, deep=False).sum())
+    if module.startswith("polars"):
+        return int(value.estimated_size())
+    return 0
+
+
+def _defer_at_least(threshold: int) -> Callable[[Any], bool]:
+    return lambda value: output_nbytes(value) >= threshold
+
+
+def compute_step(
+    box: Sequence[ray.ObjectRef[Any]],
+    step: Step,
+    run_id: str,
+    config: Mapping[str, Any] | None,
+    defer_bytes: int,
+    upstream_keys: Sequence[str],
+    *upstream: Any,
+) -> tuple[Any, StepReport]:
+    """Run one step. ``upstream`` holds, per key in ``upstream_keys``, that step's output
+    values (a dict) for data dependencies, or its report for ordering-only dependencies."""
+    blocked = tuple(
+        (key, value.status)
+        for key, value in zip(upstream_keys, upstream, strict=True)
+        if isinstance(value, NotProduced)
+        or (isinstance(value, StepReport) and value.status in ("failed", "skipped"))
+    )
+    if blocked:
+        return NotProduced(step.key, "skipped"), StepReport(step.key, "skipped", blocked_by=blocked)
+    by_step = {
+        key: value
+        for key, value in zip(upstream_keys, upstream, strict=True)
+        if isinstance(value, dict)
+    }
+    upstream_values = {
+        step_input.name: by_step[step_input.upstream_step_key][step_input.upstream_output_name]
+        for step_input in step.inputs
+        if step_input.upstream_step_key is not None
+    }
+    ray_attempt = _ray_attempt()
+    outcome = run_step(
+        _definitions(box),
+        step,
+        run_id=run_id,
+        config=config,
+        upstream_values=upstream_values,
+        defer=_defer_at_least(defer_bytes),
+        first_attempt=1 + ray_attempt,
+    )
+    if not outcome.success:
+        report = StepReport(step.key, "failed", tuple(outcome.events), ray_attempt=ray_attempt)
+        return NotProduced(step.key, "failed"), report
+    status = "deferred" if outcome.deferred else "success"
+    report = StepReport(
+        step.key,
+        status,
+        tuple(outcome.events),
+        deferred=outcome.deferred,
+        attempt=outcome.attempt,
+        ray_attempt=ray_attempt,
+        started_at=outcome.started_at,
+    )
+    return outcome.outputs, report
+
+
+def persist_step(
+    box: Sequence[ray.ObjectRef[Any]],
+    step: Step,
+    run_id: str,
+    report: StepReport,
+    values: Mapping[str, Any],
+) -> StepReport:
+    """Commit the outputs a compute task deferred; succeed the step once all committed."""
+    capture = StepLogCapture(run_id=run_id, step_key=step.key)
+    try:
+        with capture.capture_output():
+            events = persist_outputs(
+                _definitions(box),
+                step,
+                run_id=run_id,
+                values={name: values[name] for name in report.deferred},
+                user_metadata=report.deferred,
+                capture=capture,
+            )
+    except Exception as exc:
+        error = ErrorInfo.from_exception(exc).redacted(capture.secrets)
+        failed = StepFailed(
+            run_id=run_id,
+            step_key=step.key,
+            attempt=report.attempt,
+            error=error,
+            duration_s=now() - report.started_at,
+            host=os.uname().nodename,
+            pid=os.getpid(),
+        )
+        return StepReport(step.key, "failed", (*capture.events, failed), attempt=report.attempt)
+    done = StepSucceeded(
+        run_id=run_id,
+        step_key=step.key,
+        attempt=report.attempt,
+        duration_s=now() - report.started_at,
+    )
+    return StepReport(step.key, "success", (*capture.events, *events, done), attempt=report.attempt)
