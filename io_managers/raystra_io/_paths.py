@@ -9,7 +9,6 @@ Layout under the base path (any fsspec URL, or a plain local path)::
 
 from __future__ import annotations
 
-import os
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,12 +17,11 @@ from urllib.parse import quote
 
 import fsspec
 
-from raystra.definitions import OutputContext
+from raystra.definitions import OutputContext, raystra_home
 
 __all__ = ["RAYSTRA_HOME_ENV", "StorageRoot", "default_base_path", "output_path"]
 
 RAYSTRA_HOME_ENV = "RAYSTRA_HOME"
-_DEFAULT_HOME = "~/.raystra"
 
 
 def default_base_path() -> str:
@@ -35,8 +33,7 @@ def default_base_path() -> str:
         >>> default_base_path().endswith("storage")
         True
     """
-    home = os.environ.get(RAYSTRA_HOME_ENV) or _DEFAULT_HOME
-    return posixpath.join(os.path.expanduser(home), "storage")
+    return posixpath.join(str(raystra_home()), "storage")
 
 
 def _segment(text: str) -> str:

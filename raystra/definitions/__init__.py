@@ -18,6 +18,7 @@ from raystra.definitions._context import (
 )
 from raystra.definitions._definitions import Definitions, step_key_for, suggest
 from raystra.definitions._graph import AssetGraph
+from raystra.definitions._home import raystra_home
 from raystra.definitions._io_manager import (
     ConfigurableIOManager,
     InMemoryIOManager,
@@ -71,6 +72,7 @@ __all__ = [
     "job",
     "multi_asset",
     "op",
+    "raystra_home",
     "step_key_for",
     "suggest",
 ]

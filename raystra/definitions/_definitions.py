@@ -267,6 +267,22 @@ class Definitions:
         """Every asset key, upstream before downstream, ties broken by key."""
         return self._topological_keys
 
+    def with_resources(self, extra: Mapping[str, Any]) -> Definitions:
+        """A copy with ``extra`` resources added (or replacing ones of the same key).
+
+        Adding resources cannot break any other check, so the graph is not validated again.
+
+        Example:
+            >>> Definitions().with_resources({"api": "client"}).resources["api"]
+            'client'
+        """
+        for key in extra:
+            validate_name(key, what="Resource key")
+        copy = object.__new__(Definitions)
+        copy.__dict__.update(self.__dict__)
+        copy._resources = MappingProxyType({**self._resources, **extra})
+        return copy
+
     def has_asset(self, key: AssetKey) -> bool:
         """True if ``key`` is defined (materializable or external)."""
         return key in self._by_key

@@ -7,11 +7,16 @@ from collections.abc import Iterable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from raystra.definitions import ConfigurableResource, Definitions, IOManager
+from raystra.definitions import ConfigurableResource, Definitions, IOManager, raystra_home
 from raystra.definitions._node import DEFAULT_IO_MANAGER_KEY
 from raystra.errors import MissingResourceError
 
-__all__ = ["DEFAULT_IO_MANAGER_KIND", "load_io_manager_class", "resolve_resources"]
+__all__ = [
+    "DEFAULT_IO_MANAGER_KIND",
+    "load_io_manager_class",
+    "resolve_resources",
+    "with_pinned_default_io_manager",
+]
 
 # The default IO manager is a plug-in found by entry point (group ``raystra.io_managers``),
 # so the core never imports ``raystra_io``.
@@ -36,6 +41,20 @@ def load_io_manager_class(kind: str) -> type[IOManager]:
 @functools.cache
 def _default_io_manager() -> IOManager:
     return load_io_manager_class(DEFAULT_IO_MANAGER_KIND)()
+
+
+def with_pinned_default_io_manager(defs: Definitions) -> Definitions:
+    """``defs`` with the default IO manager made explicit, its storage path fixed here.
+
+    Executors that ship definitions to other processes (Ray workers) call this on the driver:
+    a worker's own ``$RAYSTRA_HOME`` may differ from the driver's, and outputs must land where
+    the driver (and the next run) will look for them.
+    """
+    if DEFAULT_IO_MANAGER_KEY in defs.resources:
+        return defs
+    base_path = str(raystra_home() / "storage")
+    manager = load_io_manager_class(DEFAULT_IO_MANAGER_KIND)(base_path=base_path)  # type: ignore[call-arg]
+    return defs.with_resources({DEFAULT_IO_MANAGER_KEY: manager})
 
 
 def resolve_resources(

@@ -14,8 +14,8 @@ Example:
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
+from raystra.definitions._home import raystra_home
 from raystra.storage._base import (
     MaterializationRecord,
     RunRecord,
@@ -35,17 +35,6 @@ __all__ = [
     "open_storage",
     "raystra_home",
 ]
-
-
-def raystra_home() -> Path:
-    """The directory raystra keeps its state in: ``$RAYSTRA_HOME``, else ``~/.raystra``.
-
-    Example:
-        >>> raystra_home()  # with RAYSTRA_HOME unset  # doctest: +SKIP
-        PosixPath('/home/me/.raystra')
-    """
-    home = os.environ.get("RAYSTRA_HOME")
-    return Path(home).expanduser() if home else Path.home() / ".raystra"
 
 
 def open_storage(url: str | None = None) -> RunStorage:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import ray
@@ -59,13 +60,30 @@ def connect(address: str | None = None) -> None:
         if address:
             ray.init(address=address, **options)
         else:
-            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **options)
+            with _quiet_token_notice():
+                ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **options)
     except ConnectionError as err:
         raise RaystraError(
             f"Could not connect to the Ray cluster at {address!r}: {err}. Check the address "
             "(--ray-address or RAY_ADDRESS), that the head node is up, and, with token "
             "authentication on, that RAY_AUTH_TOKEN (or the token file) is set here."
         ) from err
+
+
+@contextlib.contextmanager
+def _quiet_token_notice() -> Iterator[None]:
+    """Hide Ray's notice that token authentication is on: it stays on, we just don't shout.
+
+    The token Ray generates for a local cluster (``~/.ray/auth_token``) is what clients that
+    attach with ``--ray-address`` use, so authentication keeps working.
+    """
+    token_logger = logging.getLogger("ray._private.authentication")
+    previous = token_logger.level
+    token_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        token_logger.setLevel(previous)
 
 
 def required_resources(ray_options: Mapping[str, Any]) -> dict[str, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import os
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +24,7 @@ from raystra.events import (
     StepStarted,
 )
 from raystra.execution._executor import Executor, RunRequest
+from raystra.execution._io import with_pinned_default_io_manager
 from raystra.execution.ray._cluster import check_feasible, connect
 from raystra.execution.ray._limits import ConcurrencyLimits
 from raystra.execution.ray._tasks import StepReport, compute_step, persist_step
@@ -97,7 +99,7 @@ class _RunDriver:
         self.plan = plan
         self.request = request
         self.defer_bytes = defer_bytes
-        self.definitions_box = [ray.put(request.definitions)]
+        self.definitions_box = [ray.put(with_pinned_default_io_manager(request.definitions))]
         self.limits = ConcurrencyLimits(
             max_concurrent=request.max_concurrent, pools=request.definitions.pools
         )
@@ -109,6 +111,7 @@ class _RunDriver:
         self.values: dict[str, Any] = {}  # step key -> ObjectRef of its output values
         self.reports: dict[str, Any] = {}  # step key -> ObjectRef of its report
         self.pending: dict[Any, tuple[str, str]] = {}  # report ref -> (kind, step key)
+        self.offered: deque[str] = deque()  # steps whose parents were all submitted
         self.ready_limited: list[tuple[int, str]] = []  # heap of limited steps, plan order
         self.outcome: dict[str, str] = {}  # step key -> success | failed | skipped
         self.failed: list[str] = []
@@ -146,14 +149,19 @@ class _RunDriver:
         for child in self.children[step.key]:
             self.unsubmitted_parents[child] -= 1
             if self.unsubmitted_parents[child] == 0:
-                self._offer(self.plan.step(child))
+                self.offered.append(child)
 
-    def _offer(self, step: Step) -> None:
-        """Submit now, or queue a limited step until its parents finished and a slot frees."""
-        if not self.limits.is_limited(step):
-            self._submit(step)
-        elif self.unfinished_parents[step.key] == 0:
-            heapq.heappush(self.ready_limited, (self.index[step.key], step.key))
+    def _submit_offered(self) -> None:
+        """Submit offered steps, or queue limited ones until parents finish and a slot frees.
+
+        A loop over a work list, not recursion: a 10,000-step chain must not grow the stack.
+        """
+        while self.offered:
+            step = self.plan.step(self.offered.popleft())
+            if not self.limits.is_limited(step):
+                self._submit(step)
+            elif self.unfinished_parents[step.key] == 0:
+                heapq.heappush(self.ready_limited, (self.index[step.key], step.key))
 
     def _submit_limited(self) -> None:
         deferred: list[tuple[int, str]] = []
@@ -184,14 +192,14 @@ class _RunDriver:
     # -- the wait loop -----------------------------------------------------------------------
 
     def drive(self) -> Iterator[Event]:
-        for step in self.plan.steps:
-            if step.upstream_step_keys == ():
-                self._offer(step)
+        self.offered.extend(step.key for step in self.plan.steps if not step.upstream_step_keys)
+        self._submit_offered()
         self._submit_limited()
         while self.pending:
             for ref in self._wait():
                 kind, step_key = self.pending.pop(ref)
                 yield from self._handle(kind, step_key, ref)
+            self._submit_offered()
             self._submit_limited()
 
     def _wait(self) -> list[Any]:
