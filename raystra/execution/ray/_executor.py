@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import itertools
 import os
 from collections import deque
 from collections.abc import Iterator
@@ -27,18 +28,20 @@ from raystra.execution._executor import Executor, RunRequest
 from raystra.execution._io import with_pinned_default_io_manager
 from raystra.execution.ray._cluster import check_feasible, connect
 from raystra.execution.ray._limits import ConcurrencyLimits
-from raystra.execution.ray._tasks import StepReport, compute_step, persist_step
+from raystra.execution.ray._tasks import RunContext, StepReport, compute_step, persist_step
 from raystra.planning import ExecutionPlan, Step
 
 __all__ = ["RayExecutor"]
 
-_compute = ray.remote(compute_step)
+_compute = ray.remote(num_returns=2)(compute_step)
 _persist = ray.remote(persist_step)
+
 
 # Outputs at least this large are written by a separate task, beside downstream work; smaller
 # ones are written inside the compute task, where an extra task would cost more than the write.
 DEFAULT_DEFER_WRITES_BYTES = 8 * 2**20
-_WAIT_WINDOW = 512  # reports checked per ray.wait: submission order is roughly finish order
+_WAIT_WINDOW = 128  # reports checked per ray.wait: submission order is roughly finish order
+_GATHER_S = 0.01  # after the first ready report, how long to gather more before handling
 
 
 class RayExecutor(Executor):
@@ -99,7 +102,16 @@ class _RunDriver:
         self.plan = plan
         self.request = request
         self.defer_bytes = defer_bytes
-        self.definitions_box = [ray.put(with_pinned_default_io_manager(request.definitions))]
+        context = RunContext(
+            run_id=request.run_id,
+            definitions=with_pinned_default_io_manager(request.definitions),
+            plan=plan,
+            step_config=request.step_config,
+            defer_bytes=defer_bytes,
+        )
+        # The context's ref travels inside a list so Ray hands it over unresolved: a worker
+        # resolves it once and caches it, instead of unpickling the definitions per step.
+        self.box = [ray.put(context)]
         self.limits = ConcurrencyLimits(
             max_concurrent=request.max_concurrent, pools=request.definitions.pools
         )
@@ -108,6 +120,7 @@ class _RunDriver:
         self.unsubmitted_parents = {s.key: len(s.upstream_step_keys) for s in plan.steps}
         self.unfinished_parents = dict(self.unsubmitted_parents)
         self.unsubmitted_children = {key: len(kids) for key, kids in self.children.items()}
+        self.tasks: dict[str, Any] = {}  # repr of ray_options -> compute task with them
         self.values: dict[str, Any] = {}  # step key -> ObjectRef of its output values
         self.reports: dict[str, Any] = {}  # step key -> ObjectRef of its report
         self.pending: dict[Any, tuple[str, str]] = {}  # report ref -> (kind, step key)
@@ -118,28 +131,31 @@ class _RunDriver:
 
     # -- submission --------------------------------------------------------------------------
 
-    def _upstream_args(self, step: Step) -> tuple[list[str], list[Any]]:
+    def _task_for(self, step: Step) -> Any:
+        """The compute task with the step's ray_options, made once per distinct options.
+
+        Ray's ``.options()`` builds a new wrapper class on every call, which would be most of
+        a trivial step's submission cost.
+        """
+        if not step.ray_options:
+            return _compute
+        key = repr(sorted(step.ray_options.items()))
+        if key not in self.tasks:
+            self.tasks[key] = _compute.options(**step.ray_options)
+        return self.tasks[key]
+
+    def _upstream_refs(self, step: Step) -> list[Any]:
         data = {i.upstream_step_key for i in step.inputs if i.upstream_step_key is not None}
-        keys = list(step.upstream_step_keys)
         # Data dependencies pass the values (resolved zero-copy in the worker); ordering-only
         # dependencies pass the small report, so no data moves for them.
-        refs = [self.values[key] if key in data else self.reports[key] for key in keys]
-        return keys, refs
+        return [
+            self.values[key] if key in data else self.reports[key]
+            for key in step.upstream_step_keys
+        ]
 
     def _submit(self, step: Step) -> None:
-        keys, refs = self._upstream_args(step)
-        options = {k: v for k, v in step.ray_options.items() if v is not None}
-        options["num_returns"] = 2
-        options.setdefault("name", f"raystra:{step.key}")
-        values_ref, report_ref = _compute.options(**options).remote(
-            self.definitions_box,
-            step,
-            self.request.run_id,
-            self.request.step_config.get(step.key),
-            self.defer_bytes,
-            keys,
-            *refs,
-        )
+        task = self._task_for(step)
+        values_ref, report_ref = task.remote(self.box, step.key, *self._upstream_refs(step))
         self.values[step.key] = values_ref
         self.reports[step.key] = report_ref
         self.pending[report_ref] = ("compute", step.key)
@@ -196,40 +212,56 @@ class _RunDriver:
         self._submit_offered()
         self._submit_limited()
         while self.pending:
-            for ref in self._wait():
+            ready = self._wait()
+            for ref, report in zip(ready, self._fetch(ready), strict=True):
                 kind, step_key = self.pending.pop(ref)
-                yield from self._handle(kind, step_key, ref)
+                yield from self._handle(kind, step_key, report)
             self._submit_offered()
             self._submit_limited()
 
     def _wait(self) -> list[Any]:
-        window = list(self.pending)[:_WAIT_WINDOW]
-        ready, _ = ray.wait(window, num_returns=1, timeout=1.0)
+        """Ready reports: block for the first, then gather what finishes within a few ms.
+
+        Gathering keeps the driver from spinning once per finished task: on a small machine
+        every ``ray.wait`` call takes CPU from the workers.
+        """
+        window = list(itertools.islice(self.pending, _WAIT_WINDOW))
+        ready, _ = ray.wait(window, num_returns=1, timeout=1.0, fetch_local=False)
         if not ready and len(self.pending) > len(window):
             window = list(self.pending)
-            ready, _ = ray.wait(window, num_returns=1, timeout=1.0)
-        if ready:
-            ready, _ = ray.wait(window, num_returns=len(window), timeout=0)
+            ready, _ = ray.wait(window, num_returns=1, timeout=1.0, fetch_local=False)
+        if ready and len(window) > 1:
+            ready, _ = ray.wait(
+                window, num_returns=len(window), timeout=_GATHER_S, fetch_local=False
+            )
         return ready
 
-    def _handle(self, kind: str, step_key: str, ref: Any) -> Iterator[Event]:
-        step = self.plan.step(step_key)
+    @staticmethod
+    def _fetch(refs: list[Any]) -> list[StepReport | BaseException]:
+        """The reports behind ``refs`` in one call; a task Ray could not finish gives its error."""
         try:
-            report: StepReport = ray.get(ref)
-        except (RayError, TaskCancelledError) as exc:
-            yield from self._task_lost(step, exc)
+            return list(ray.get(refs))
+        except (RayError, TaskCancelledError):
+            results: list[StepReport | BaseException] = []
+            for ref in refs:
+                try:
+                    results.append(ray.get(ref))
+                except (RayError, TaskCancelledError) as exc:
+                    results.append(exc)
+            return results
+
+    def _handle(
+        self, kind: str, step_key: str, report: StepReport | BaseException
+    ) -> Iterator[Event]:
+        step = self.plan.step(step_key)
+        if isinstance(report, BaseException):
+            yield from self._task_lost(step, report)
             return
         if kind == "compute":
             yield from _lost_attempts(self.request.run_id, report)
         yield from report.events
         if report.status == "deferred":
-            persist_ref = _persist.remote(
-                self.definitions_box,
-                step,
-                self.request.run_id,
-                report,
-                self.values[step_key],
-            )
+            persist_ref = _persist.remote(self.box, report, self.values[step_key])
             self.pending[persist_ref] = ("persist", step_key)
             self._finish_compute(step, "success", persisted=False)
             return

@@ -20,9 +20,16 @@ from raystra.events import ErrorInfo, Event, StepFailed, StepSucceeded, now
 from raystra.execution._persist import persist_outputs
 from raystra.execution._step_runner import run_step
 from raystra.observability import StepLogCapture
-from raystra.planning import Step
+from raystra.planning import ExecutionPlan
 
-__all__ = ["NotProduced", "StepReport", "compute_step", "output_nbytes", "persist_step"]
+__all__ = [
+    "NotProduced",
+    "RunContext",
+    "StepReport",
+    "compute_step",
+    "output_nbytes",
+    "persist_step",
+]
 
 
 @dataclass(frozen=True)
@@ -47,26 +54,37 @@ class StepReport:
     blocked_by: tuple[tuple[str, str], ...] = ()  # (upstream step key, its status)
 
 
-# Workers are reused across steps and runs: keep recently used definitions deserialised, so a
-# step costs no re-import or re-unpickling of the user's project.
-_DEFINITIONS: OrderedDict[str, Definitions] = OrderedDict()
-_DEFINITIONS_KEPT = 4
+@dataclass(frozen=True)
+class RunContext:
+    """Everything a run's tasks share, put in the object store once per run."""
+
+    run_id: str
+    definitions: Definitions
+    plan: ExecutionPlan
+    step_config: Mapping[str, Mapping[str, Any]]
+    defer_bytes: int
 
 
-def _definitions(box: Sequence[ray.ObjectRef[Any]]) -> Definitions:
+# Workers are reused across steps and runs: keep recent run contexts deserialised, so a step
+# costs neither a re-import nor a re-unpickling of the user's project.
+_CONTEXTS: OrderedDict[str, RunContext] = OrderedDict()
+_CONTEXTS_KEPT = 4
+
+
+def _context(box: Sequence[ray.ObjectRef[Any]]) -> RunContext:
     # The ref arrives inside a list so Ray hands it over unresolved; resolving it here once per
     # worker is what the cache saves.
     ref = box[0]
     key = ref.hex()
-    if key in _DEFINITIONS:
-        _DEFINITIONS.move_to_end(key)
-        return _DEFINITIONS[key]
-    definitions = ray.get(ref)
-    assert isinstance(definitions, Definitions)
-    _DEFINITIONS[key] = definitions
-    while len(_DEFINITIONS) > _DEFINITIONS_KEPT:
-        _DEFINITIONS.popitem(last=False)
-    return definitions
+    if key in _CONTEXTS:
+        _CONTEXTS.move_to_end(key)
+        return _CONTEXTS[key]
+    context = ray.get(ref)
+    assert isinstance(context, RunContext)
+    _CONTEXTS[key] = context
+    while len(_CONTEXTS) > _CONTEXTS_KEPT:
+        _CONTEXTS.popitem(last=False)
+    return context
 
 
 def _ray_attempt() -> int:
@@ -95,16 +113,16 @@ def _defer_at_least(threshold: int) -> Callable[[Any], bool]:
 
 
 def compute_step(
-    box: Sequence[ray.ObjectRef[Any]],
-    step: Step,
-    run_id: str,
-    config: Mapping[str, Any] | None,
-    defer_bytes: int,
-    upstream_keys: Sequence[str],
-    *upstream: Any,
+    box: Sequence[ray.ObjectRef[Any]], step_key: str, *upstream: Any
 ) -> tuple[Any, StepReport]:
-    """Run one step. ``upstream`` holds, per key in ``upstream_keys``, that step's output
-    values (a dict) for data dependencies, or its report for ordering-only dependencies."""
+    """Run one step of the run in ``box``.
+
+    ``upstream`` holds, per upstream step in ``Step.upstream_step_keys`` order, that step's
+    output values (a dict) for data dependencies, or its report for ordering-only ones.
+    """
+    run = _context(box)
+    step = run.plan.step(step_key)
+    upstream_keys = step.upstream_step_keys
     blocked = tuple(
         (key, value.status)
         for key, value in zip(upstream_keys, upstream, strict=True)
@@ -125,12 +143,12 @@ def compute_step(
     }
     ray_attempt = _ray_attempt()
     outcome = run_step(
-        _definitions(box),
+        run.definitions,
         step,
-        run_id=run_id,
-        config=config,
+        run_id=run.run_id,
+        config=run.step_config.get(step.key),
         upstream_values=upstream_values,
-        defer=_defer_at_least(defer_bytes),
+        defer=_defer_at_least(run.defer_bytes),
         first_attempt=1 + ray_attempt,
     )
     if not outcome.success:
@@ -150,18 +168,17 @@ def compute_step(
 
 
 def persist_step(
-    box: Sequence[ray.ObjectRef[Any]],
-    step: Step,
-    run_id: str,
-    report: StepReport,
-    values: Mapping[str, Any],
+    box: Sequence[ray.ObjectRef[Any]], report: StepReport, values: Mapping[str, Any]
 ) -> StepReport:
     """Commit the outputs a compute task deferred; succeed the step once all committed."""
+    run = _context(box)
+    run_id = run.run_id
+    step = run.plan.step(report.step_key)
     capture = StepLogCapture(run_id=run_id, step_key=step.key)
     try:
         with capture.capture_output():
             events = persist_outputs(
-                _definitions(box),
+                run.definitions,
                 step,
                 run_id=run_id,
                 values={name: values[name] for name in report.deferred},
