@@ -63,10 +63,16 @@ def connect(address: str | None = None) -> None:
             with _quiet_token_notice():
                 ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **options)
     except ConnectionError as err:
+        auth_hint = (
+            ""
+            if os.environ.get("RAY_AUTH_MODE")
+            else " If the cluster uses token authentication (Ray's default since 2.59), export "
+            "RAY_AUTH_MODE=token here, with the cluster's token in RAY_AUTH_TOKEN or in "
+            "~/.ray/auth_token: Ray sends a token to an explicit address only when asked to."
+        )
         raise RaystraError(
             f"Could not connect to the Ray cluster at {address!r}: {err}. Check the address "
-            "(--ray-address or RAY_ADDRESS), that the head node is up, and, with token "
-            "authentication on, that RAY_AUTH_TOKEN (or the token file) is set here."
+            f"(--ray-address or RAY_ADDRESS) and that the head node is up.{auth_hint}"
         ) from err
 
 
