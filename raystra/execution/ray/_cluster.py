@@ -60,8 +60,15 @@ def connect(address: str | None = None) -> None:
         if address:
             ray.init(address=address, **options)
         else:
+            # "local": always a new local Ray. Without it Ray attaches to whatever cluster
+            # /tmp/ray/ray_current_cluster names, even one that has since stopped.
             with _quiet_token_notice():
-                ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **options)
+                ray.init(
+                    address="local",
+                    num_cpus=os.cpu_count() or 1,
+                    include_dashboard=False,
+                    **options,
+                )
     except ConnectionError as err:
         auth_hint = (
             ""
