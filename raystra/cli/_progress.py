@@ -157,7 +157,8 @@ class RunProgress:
         done, total = len(self._finished), len(self._order)
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, completed=done)
-            # Steps of the in-process executor report after they ran: the next one is running.
+            # On Ray a step's start arrives with its report, after it ran: show the next
+            # unfinished step in plan order as the one running.
             self._set_current(self._next_pending())
             if not always:
                 return
