@@ -58,6 +58,7 @@ class Step:
     output_names: tuple[str, ...] = ("result",)
     asset_keys: tuple[AssetKey, ...] = ()
     job_name: str | None = None
+    # A plain dict (read-only by convention): cheap to pickle, as plans travel to workers.
     ray_options: Mapping[str, Any] = field(default_factory=dict)
     pool: str | None = None
 
@@ -77,6 +78,10 @@ class ExecutionPlan:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_key", MappingProxyType({s.key: s for s in self.steps}))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Ship only the steps: the index is rebuilt on arrival (workers unpickle plans per run).
+        return (ExecutionPlan, (self.steps, self.job_name))
 
     @property
     def step_keys(self) -> tuple[str, ...]:
@@ -103,7 +108,7 @@ class ExecutionPlan:
 
 
 def _step_common(node: NodeDefinition) -> dict[str, Any]:
-    return {"ray_options": MappingProxyType(dict(node.ray_options)), "pool": node.pool}
+    return {"ray_options": dict(node.ray_options), "pool": node.pool}
 
 
 def build_asset_plan(defs: Definitions, selected: Iterable[AssetKey]) -> ExecutionPlan:

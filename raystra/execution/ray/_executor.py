@@ -6,6 +6,7 @@ import contextlib
 import heapq
 import itertools
 import os
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import ray
 from ray.exceptions import RayError, TaskCancelledError
 
+from raystra.definitions import Definitions, raystra_home
 from raystra.events import (
     ErrorInfo,
     Event,
@@ -42,6 +44,23 @@ _persist = ray.remote(persist_step)
 DEFAULT_DEFER_WRITES_BYTES = 8 * 2**20
 _WAIT_WINDOW = 128  # reports checked per ray.wait: submission order is roughly finish order
 _GATHER_S = 0.01  # after the first ready report, how long to gather more before handling
+
+
+# Definitions already in the object store, per Definitions object: a long-lived process (the
+# daemon, the web UI, a notebook) ships its project once per Ray session, not once per run.
+_SHIPPED: weakref.WeakKeyDictionary[Definitions, tuple[str, str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _shipped_definitions(definitions: Definitions) -> Any:
+    """An ObjectRef to ``definitions`` (default IO manager pinned), reused while still valid."""
+    pinned_to = str(raystra_home())
+    session = ray.get_runtime_context().get_job_id()
+    cached = _SHIPPED.get(definitions)
+    if cached is not None and cached[:2] == (session, pinned_to):
+        return cached[2]
+    ref = ray.put(with_pinned_default_io_manager(definitions))
+    _SHIPPED[definitions] = (session, pinned_to, ref)
+    return ref
 
 
 class RayExecutor(Executor):
@@ -104,7 +123,7 @@ class _RunDriver:
         self.defer_bytes = defer_bytes
         context = RunContext(
             run_id=request.run_id,
-            definitions=with_pinned_default_io_manager(request.definitions),
+            definitions_box=[_shipped_definitions(request.definitions)],
             plan=plan,
             step_config=request.step_config,
             defer_bytes=defer_bytes,

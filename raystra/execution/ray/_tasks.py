@@ -56,34 +56,51 @@ class StepReport:
 
 @dataclass(frozen=True)
 class RunContext:
-    """Everything a run's tasks share, put in the object store once per run."""
+    """What a run's tasks share, put in the object store once per run.
+
+    The definitions travel separately (``definitions_box``): they are shipped once per Ray
+    session and reused by every run of the same `Definitions`, so workers keep them
+    deserialised across runs.
+    """
 
     run_id: str
-    definitions: Definitions
+    definitions_box: Sequence[ray.ObjectRef[Any]]
     plan: ExecutionPlan
     step_config: Mapping[str, Mapping[str, Any]]
     defer_bytes: int
 
+    @property
+    def definitions(self) -> Definitions:
+        """The run's definitions, from this worker's cache."""
+        definitions = _cached(self.definitions_box)
+        assert isinstance(definitions, Definitions)
+        return definitions
 
-# Workers are reused across steps and runs: keep recent run contexts deserialised, so a step
+
+# Workers are reused across steps and runs: keep recently used objects deserialised, so a step
 # costs neither a re-import nor a re-unpickling of the user's project.
-_CONTEXTS: OrderedDict[str, RunContext] = OrderedDict()
-_CONTEXTS_KEPT = 4
+_CACHE: OrderedDict[str, Any] = OrderedDict()
+_CACHE_KEPT = 8
+
+
+def _cached(box: Sequence[ray.ObjectRef[Any]]) -> Any:
+    # The ref arrives inside a list so Ray hands it over unresolved: it is resolved here, once
+    # per worker, and then served from the cache.
+    ref = box[0]
+    key = ref.hex()
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    value = ray.get(ref)
+    _CACHE[key] = value
+    while len(_CACHE) > _CACHE_KEPT:
+        _CACHE.popitem(last=False)
+    return value
 
 
 def _context(box: Sequence[ray.ObjectRef[Any]]) -> RunContext:
-    # The ref arrives inside a list so Ray hands it over unresolved; resolving it here once per
-    # worker is what the cache saves.
-    ref = box[0]
-    key = ref.hex()
-    if key in _CONTEXTS:
-        _CONTEXTS.move_to_end(key)
-        return _CONTEXTS[key]
-    context = ray.get(ref)
+    context = _cached(box)
     assert isinstance(context, RunContext)
-    _CONTEXTS[key] = context
-    while len(_CONTEXTS) > _CONTEXTS_KEPT:
-        _CONTEXTS.popitem(last=False)
     return context
 
 
