@@ -42,7 +42,7 @@ _persist = ray.remote(persist_step)
 # Outputs at least this large are written by a separate task, beside downstream work; smaller
 # ones are written inside the compute task, where an extra task would cost more than the write.
 DEFAULT_DEFER_WRITES_BYTES = 8 * 2**20
-_WAIT_WINDOW = 128  # reports checked per ray.wait: submission order is roughly finish order
+_WAIT_WINDOW = 32  # reports checked per ray.wait: submission order is roughly finish order
 _GATHER_S = 0.01  # after the first ready report, how long to gather more before handling
 
 
