@@ -253,18 +253,36 @@ _EVENT_TYPES: dict[str, type[Event]] = {
 def event_to_dict(event: Event) -> dict[str, Any]:
     """Serialise an event to a JSON-able dict with a ``kind`` discriminator."""
     payload: dict[str, Any] = {"kind": event.kind}
-    for f in dataclasses.fields(event):
-        value = getattr(event, f.name)
-        if isinstance(value, AssetKey):
-            value = value.to_user_string()
-        elif isinstance(value, ErrorInfo):
-            value = dataclasses.asdict(value)
-        elif isinstance(value, tuple):
-            value = list(value)
-        elif isinstance(value, Mapping):
-            value = dict(value)
-        payload[f.name] = value
+    for name, convert in _converters(type(event)):
+        value = getattr(event, name)
+        payload[name] = value if convert is None or value is None else convert(value)
     return payload
+
+
+# Per event class, each field with the function that makes its value JSON-able (None when it
+# already is). Worked out once per class: the driver serialises several events per step.
+_CONVERTERS: dict[type[Event], tuple[tuple[str, Any], ...]] = {}
+
+
+def _converters(cls: type[Event]) -> tuple[tuple[str, Any], ...]:
+    found = _CONVERTERS.get(cls)
+    if found is None:
+        probe = {f.name: f.type for f in dataclasses.fields(cls)}
+        found = tuple((name, _converter_for(str(annotation))) for name, annotation in probe.items())
+        _CONVERTERS[cls] = found
+    return found
+
+
+def _converter_for(annotation: str) -> Any:
+    if "AssetKey" in annotation:
+        return lambda key: key.to_user_string()
+    if "ErrorInfo" in annotation:
+        return dataclasses.asdict
+    if annotation.startswith("tuple"):
+        return list
+    if annotation.startswith(("Mapping", "dict")):
+        return dict
+    return None
 
 
 def event_from_dict(payload: Mapping[str, Any]) -> Event:

@@ -40,6 +40,8 @@ from raystra.planning import Step, node_for_step
 
 __all__ = ["StepOutcome", "run_step", "step_events"]
 
+_HOST = socket.gethostname()  # asked once: steps record where they ran
+
 
 @dataclass
 class StepOutcome:
@@ -188,7 +190,7 @@ def step_events(
     node = node_for_step(definitions, step)
     policy = node.retry_policy
     max_attempts = 1 + (policy.max_retries if policy is not None else 0)
-    host, pid = socket.gethostname(), os.getpid()
+    host, pid = _HOST, os.getpid()
     for attempt_number in range(first_attempt, first_attempt + max_attempts):
         started = now()
         yield StepStarted(

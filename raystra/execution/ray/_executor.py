@@ -6,7 +6,6 @@ import contextlib
 import heapq
 import itertools
 import os
-import weakref
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +13,6 @@ from typing import Any
 import ray
 from ray.exceptions import RayError, TaskCancelledError
 
-from raystra.definitions import Definitions, raystra_home
 from raystra.events import (
     ErrorInfo,
     Event,
@@ -27,9 +25,9 @@ from raystra.events import (
     StepStarted,
 )
 from raystra.execution._executor import Executor, RunRequest
-from raystra.execution._io import with_pinned_default_io_manager
 from raystra.execution.ray._cluster import check_feasible, connect
 from raystra.execution.ray._limits import ConcurrencyLimits
+from raystra.execution.ray._shipping import publish, publish_definitions, withdraw
 from raystra.execution.ray._tasks import RunContext, StepReport, compute_step, persist_step
 from raystra.planning import ExecutionPlan, Step
 
@@ -44,23 +42,6 @@ _persist = ray.remote(persist_step)
 DEFAULT_DEFER_WRITES_BYTES = 8 * 2**20
 _WAIT_WINDOW = 32  # reports checked per ray.wait: submission order is roughly finish order
 _GATHER_S = 0.01  # after the first ready report, how long to gather more before handling
-
-
-# Definitions already in the object store, per Definitions object: a long-lived process (the
-# daemon, the web UI, a notebook) ships its project once per Ray session, not once per run.
-_SHIPPED: weakref.WeakKeyDictionary[Definitions, tuple[str, str, Any]] = weakref.WeakKeyDictionary()
-
-
-def _shipped_definitions(definitions: Definitions) -> Any:
-    """An ObjectRef to ``definitions`` (default IO manager pinned), reused while still valid."""
-    pinned_to = str(raystra_home())
-    session = ray.get_runtime_context().get_job_id()
-    cached = _SHIPPED.get(definitions)
-    if cached is not None and cached[:2] == (session, pinned_to):
-        return cached[2]
-    ref = ray.put(with_pinned_default_io_manager(definitions))
-    _SHIPPED[definitions] = (session, pinned_to, ref)
-    return ref
 
 
 class RayExecutor(Executor):
@@ -104,6 +85,7 @@ class RayExecutor(Executor):
             yield from run.drive()
         finally:
             run.cancel_pending()
+            withdraw(run.run_key)
         if run.failed:
             yield RunFailed(
                 run_id=request.run_id,
@@ -123,14 +105,13 @@ class _RunDriver:
         self.defer_bytes = defer_bytes
         context = RunContext(
             run_id=request.run_id,
-            definitions_box=[_shipped_definitions(request.definitions)],
+            definitions_key=publish_definitions(request.definitions),
             plan=plan,
             step_config=request.step_config,
             defer_bytes=defer_bytes,
         )
-        # The context's ref travels inside a list so Ray hands it over unresolved: a worker
-        # resolves it once and caches it, instead of unpickling the definitions per step.
-        self.box = [ray.put(context)]
+        # Tasks get only this key: each worker fetches the context once and caches it.
+        self.run_key = publish("run", context)
         self.limits = ConcurrencyLimits(
             max_concurrent=request.max_concurrent, pools=request.definitions.pools
         )
@@ -174,7 +155,7 @@ class _RunDriver:
 
     def _submit(self, step: Step) -> None:
         task = self._task_for(step)
-        values_ref, report_ref = task.remote(self.box, step.key, *self._upstream_refs(step))
+        values_ref, report_ref = task.remote(self.run_key, step.key, *self._upstream_refs(step))
         self.values[step.key] = values_ref
         self.reports[step.key] = report_ref
         self.pending[report_ref] = ("compute", step.key)
@@ -280,7 +261,7 @@ class _RunDriver:
             yield from _lost_attempts(self.request.run_id, report)
         yield from report.events
         if report.status == "deferred":
-            persist_ref = _persist.remote(self.box, report, self.values[step_key])
+            persist_ref = _persist.remote(self.run_key, report, self.values[step_key])
             self.pending[persist_ref] = ("persist", step_key)
             self._finish_compute(step, "success", persisted=False)
             return

@@ -8,8 +8,7 @@ waits on.
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +18,7 @@ from raystra.definitions import Definitions
 from raystra.events import ErrorInfo, Event, StepFailed, StepSucceeded, now
 from raystra.execution._persist import persist_outputs
 from raystra.execution._step_runner import run_step
+from raystra.execution.ray._shipping import fetch
 from raystra.observability import StepLogCapture
 from raystra.planning import ExecutionPlan
 
@@ -56,15 +56,15 @@ class StepReport:
 
 @dataclass(frozen=True)
 class RunContext:
-    """What a run's tasks share, put in the object store once per run.
+    """What a run's tasks share, published once per run (see `_shipping`).
 
-    The definitions travel separately (``definitions_box``): they are shipped once per Ray
-    session and reused by every run of the same `Definitions`, so workers keep them
-    deserialised across runs.
+    The definitions are published separately (``definitions_key``): once per Ray session and
+    reused by every run of the same `Definitions`, so workers keep them deserialised across
+    runs.
     """
 
     run_id: str
-    definitions_box: Sequence[ray.ObjectRef[Any]]
+    definitions_key: str
     plan: ExecutionPlan
     step_config: Mapping[str, Mapping[str, Any]]
     defer_bytes: int
@@ -72,34 +72,13 @@ class RunContext:
     @property
     def definitions(self) -> Definitions:
         """The run's definitions, from this worker's cache."""
-        definitions = _cached(self.definitions_box)
+        definitions = fetch(self.definitions_key)
         assert isinstance(definitions, Definitions)
         return definitions
 
 
-# Workers are reused across steps and runs: keep recently used objects deserialised, so a step
-# costs neither a re-import nor a re-unpickling of the user's project.
-_CACHE: OrderedDict[str, Any] = OrderedDict()
-_CACHE_KEPT = 8
-
-
-def _cached(box: Sequence[ray.ObjectRef[Any]]) -> Any:
-    # The ref arrives inside a list so Ray hands it over unresolved: it is resolved here, once
-    # per worker, and then served from the cache.
-    ref = box[0]
-    key = ref.hex()
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
-    value = ray.get(ref)
-    _CACHE[key] = value
-    while len(_CACHE) > _CACHE_KEPT:
-        _CACHE.popitem(last=False)
-    return value
-
-
-def _context(box: Sequence[ray.ObjectRef[Any]]) -> RunContext:
-    context = _cached(box)
+def _context(run_key: str) -> RunContext:
+    context = fetch(run_key)
     assert isinstance(context, RunContext)
     return context
 
@@ -129,15 +108,13 @@ def _defer_at_least(threshold: int) -> Callable[[Any], bool]:
     return lambda value: output_nbytes(value) >= threshold
 
 
-def compute_step(
-    box: Sequence[ray.ObjectRef[Any]], step_key: str, *upstream: Any
-) -> tuple[Any, StepReport]:
-    """Run one step of the run in ``box``.
+def compute_step(run_key: str, step_key: str, *upstream: Any) -> tuple[Any, StepReport]:
+    """Run one step of the run published under ``run_key``.
 
     ``upstream`` holds, per upstream step in ``Step.upstream_step_keys`` order, that step's
     output values (a dict) for data dependencies, or its report for ordering-only ones.
     """
-    run = _context(box)
+    run = _context(run_key)
     step = run.plan.step(step_key)
     upstream_keys = step.upstream_step_keys
     blocked = tuple(
@@ -184,11 +161,9 @@ def compute_step(
     return outcome.outputs, report
 
 
-def persist_step(
-    box: Sequence[ray.ObjectRef[Any]], report: StepReport, values: Mapping[str, Any]
-) -> StepReport:
+def persist_step(run_key: str, report: StepReport, values: Mapping[str, Any]) -> StepReport:
     """Commit the outputs a compute task deferred; succeed the step once all committed."""
-    run = _context(box)
+    run = _context(run_key)
     run_id = run.run_id
     step = run.plan.step(report.step_key)
     capture = StepLogCapture(run_id=run_id, step_key=step.key)
