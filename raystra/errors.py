@@ -14,6 +14,8 @@ __all__ = [
     "InvalidDefinitionError",
     "InvalidNameError",
     "MissingResourceError",
+    "PartitionKeyError",
+    "PartitionMappingError",
     "RaystraError",
     "RunConfigError",
     "RunNotFoundError",
@@ -92,3 +94,20 @@ class StepExecutionError(RaystraError):
 
 class InputNotFoundError(RaystraError, FileNotFoundError):
     """An IO manager was asked to load a value that was never stored (or was deleted)."""
+
+
+class PartitionKeyError(RaystraError, ValueError):
+    """A partition key (or key range) is not valid for the asset's partitions definition.
+
+    The message names the asset, the definition, the expected key format and the nearest valid
+    keys, so it can be shown as-is.
+    """
+
+
+class PartitionMappingError(InvalidDefinitionError):
+    """Raystra can't map partitions between an asset and one of its upstream assets.
+
+    Raised when no default mapping fits two partitions definitions (the message names the asset,
+    the input and both definitions, and spells out the ``partition_mapping`` to pass), and when a
+    mapping would read upstream partitions that don't exist.
+    """
