@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import time
 import traceback as traceback_module
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ __all__ = [
     "Event",
     "LogMessage",
     "OpOutputStored",
+    "PartitionFailed",
     "RunCanceled",
     "RunFailed",
     "RunStarted",
@@ -40,10 +42,28 @@ __all__ = [
     "StepSkipped",
     "StepStarted",
     "StepSucceeded",
+    "data_version",
     "event_from_dict",
     "event_to_dict",
     "now",
 ]
+
+
+def data_version(
+    asset_key: str, partition: str | None, run_id: str, code_version: str | None
+) -> str:
+    """The data version of one materialization: which run built it, from which code.
+
+    Deterministic, so a downstream step can record what it consumed from a step of the same
+    run before that step's event reached storage.
+
+    Example:
+        >>> data_version("orders", "2024-01-01", "run-1", "v1") == data_version(
+        ...     "orders", "2024-01-01", "run-1", "v1")
+        True
+    """
+    text = "\0".join((asset_key, partition or "", run_id, code_version or ""))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def now() -> float:
@@ -208,6 +228,23 @@ class AssetMaterialized(Event):
     partition: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     code_version: str | None = None
+    # Identifies this materialization's data (see `data_version`), and what it was built from:
+    # one entry per upstream (asset, partition) read, as
+    # ``{"asset_key", "partition", "run_id", "data_version"}``; run_id/data_version are None
+    # for inputs loaded from storage (storage fills them in from its index).
+    data_version: str | None = None
+    consumed: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartitionFailed(Event):
+    """One partition of a multi-partition step failed; the step's other partitions committed."""
+
+    kind: ClassVar[str] = "PartitionFailed"
+    step_key: str
+    asset_key: AssetKey
+    partition: str
+    reason: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -244,6 +281,7 @@ _EVENT_TYPES: dict[str, type[Event]] = {
         StepFailed,
         StepSkipped,
         AssetMaterialized,
+        PartitionFailed,
         OpOutputStored,
         LogMessage,
     )
@@ -293,7 +331,7 @@ def event_from_dict(payload: Mapping[str, Any]) -> Event:
         data["asset_key"] = AssetKey.from_user_string(data["asset_key"])
     if isinstance(data.get("error"), Mapping):
         data["error"] = ErrorInfo(**data["error"])
-    for name in ("step_keys", "failed_step_keys", "upstream_step_keys"):
+    for name in ("step_keys", "failed_step_keys", "upstream_step_keys", "consumed"):
         if isinstance(data.get(name), list):
             data[name] = tuple(data[name])
     return cls(**data)

@@ -16,6 +16,7 @@ from raystra.definitions._node import (
     analyse_parameters,
     check_ins_match_parameters,
 )
+from raystra.definitions._partitions import BackfillPolicy, PartitionMapping, PartitionsDefinition
 from raystra.definitions._retry import RetryPolicy
 from raystra.errors import InvalidDefinitionError
 
@@ -36,6 +37,7 @@ class AssetIn:
     key: AssetKey | None = None
     key_prefix: KeyPrefix = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    partition_mapping: PartitionMapping | None = None
 
     def __init__(
         self,
@@ -43,10 +45,17 @@ class AssetIn:
         *,
         key_prefix: KeyPrefix = None,
         metadata: Mapping[str, Any] | None = None,
+        partition_mapping: PartitionMapping | None = None,
     ) -> None:
         object.__setattr__(self, "key", AssetKey.from_coercible(key) if key is not None else None)
         object.__setattr__(self, "key_prefix", key_prefix)
         object.__setattr__(self, "metadata", dict(metadata or {}))
+        if partition_mapping is not None and not isinstance(partition_mapping, PartitionMapping):
+            raise InvalidDefinitionError(
+                f"AssetIn(partition_mapping=...) takes a PartitionMapping such as "
+                f"TimeWindowPartitionMapping(start_offset=-6), got {partition_mapping!r}."
+            )
+        object.__setattr__(self, "partition_mapping", partition_mapping)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +93,7 @@ class AssetSpec:
     metadata: Mapping[str, Any]
     io_manager_key: str
     deps: tuple[AssetKey, ...]
+    partitions_def: PartitionsDefinition | None
 
     def __init__(
         self,
@@ -94,7 +104,11 @@ class AssetSpec:
         metadata: Mapping[str, Any] | None = None,
         io_manager_key: str = DEFAULT_IO_MANAGER_KEY,
         deps: Iterable[CoercibleToAssetKey] = (),
+        partitions_def: PartitionsDefinition | None = None,
     ) -> None:
+        object.__setattr__(
+            self, "partitions_def", _check_partitions_def(partitions_def, f"AssetSpec {key!r}")
+        )
         object.__setattr__(self, "key", AssetKey.from_coercible(key))
         object.__setattr__(
             self, "group_name", validate_name(group_name or "default", what="Group name")
@@ -124,11 +138,30 @@ class AssetsDefinition(NodeDefinition):
     kind = "asset"
 
     def __init__(
-        self, *, deps: tuple[AssetKey, ...] = (), can_subset: bool = False, **kwargs: Any
+        self,
+        *,
+        deps: tuple[AssetKey, ...] = (),
+        can_subset: bool = False,
+        partitions_def: PartitionsDefinition | None = None,
+        backfill_policy: BackfillPolicy | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.deps = deps
         self.can_subset = can_subset
+        self.partitions_def = _check_partitions_def(partitions_def, f"asset {self.name!r}")
+        if backfill_policy is not None and not isinstance(backfill_policy, BackfillPolicy):
+            raise InvalidDefinitionError(
+                f"Asset {self.name!r}: backfill_policy must be BackfillPolicy.single_run() or "
+                f"BackfillPolicy.multi_run(max_partitions_per_run=N), got {backfill_policy!r}."
+            )
+        if backfill_policy is not None and partitions_def is None:
+            raise InvalidDefinitionError(
+                f"Asset {self.name!r} has a backfill_policy but no partitions_def: a backfill "
+                "policy says how many partitions one step covers. Add partitions_def=..., or "
+                "remove backfill_policy."
+            )
+        self.backfill_policy = backfill_policy
 
     @property
     def keys(self) -> tuple[AssetKey, ...]:
@@ -164,6 +197,17 @@ class AssetsDefinition(NodeDefinition):
     def group_names(self) -> dict[AssetKey, str]:
         """Group of each key."""
         return {o.asset_key: o.group_name for o in self.outputs if o.asset_key is not None}
+
+
+def _check_partitions_def(
+    partitions_def: PartitionsDefinition | None, where: str
+) -> PartitionsDefinition | None:
+    if partitions_def is not None and not isinstance(partitions_def, PartitionsDefinition):
+        raise InvalidDefinitionError(
+            f"{where}: partitions_def must be a PartitionsDefinition such as "
+            f"DailyPartitionsDefinition(start_date='2024-01-01'), got {partitions_def!r}."
+        )
+    return partitions_def
 
 
 def _prefix_parts(prefix: KeyPrefix) -> list[str]:
@@ -208,6 +252,7 @@ def _asset_inputs(
                 asset_key=key,
                 annotation=roles.annotations.get(param),
                 metadata=spec.metadata if spec is not None else {},
+                partition_mapping=spec.partition_mapping if spec is not None else None,
             )
         )
     return tuple(inputs)
@@ -237,6 +282,8 @@ def asset(
     pool: str | None = None,
     required_resource_keys: Iterable[str] = (),
     tags: Mapping[str, str] | None = None,
+    partitions_def: PartitionsDefinition | None = None,
+    backfill_policy: BackfillPolicy | None = None,
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]: ...
 
 
@@ -259,6 +306,8 @@ def asset(
     pool: str | None = None,
     required_resource_keys: Iterable[str] = (),
     tags: Mapping[str, str] | None = None,
+    partitions_def: PartitionsDefinition | None = None,
+    backfill_policy: BackfillPolicy | None = None,
 ) -> AssetsDefinition | Callable[[Callable[..., Any]], AssetsDefinition]:
     """Declare a software-defined asset computed by the decorated function.
 
@@ -267,7 +316,8 @@ def asset(
     `Config` subclass receives validated run config, and one annotated with a
     `ConfigurableResource` receives the resource of that name. ``ray_options`` (num_cpus,
     num_gpus, memory, resources, scheduling_strategy) are applied by the Ray executor; ``pool``
-    names a concurrency pool.
+    names a concurrency pool. ``partitions_def`` splits the asset into partitions (one step per
+    partition, or per range with ``backfill_policy``).
 
     Example:
         >>> @asset(group_name="sales", code_version="1")
@@ -311,6 +361,8 @@ def asset(
             pool=pool,
             description=description,
             tags=tags,
+            partitions_def=partitions_def,
+            backfill_policy=backfill_policy,
         )
 
     return decorate(fn) if fn is not None else decorate
@@ -330,6 +382,8 @@ def multi_asset(
     required_resource_keys: Iterable[str] = (),
     can_subset: bool = False,
     tags: Mapping[str, str] | None = None,
+    partitions_def: PartitionsDefinition | None = None,
+    backfill_policy: BackfillPolicy | None = None,
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]:
     """Declare one function that materializes several assets, one per entry of ``outs``.
 
@@ -385,6 +439,8 @@ def multi_asset(
             description=description,
             tags=tags,
             can_subset=can_subset,
+            partitions_def=partitions_def,
+            backfill_policy=backfill_policy,
         )
 
     return decorate

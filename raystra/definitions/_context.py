@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from raystra.definitions._keys import AssetKey
+from raystra.definitions._partitions import (
+    MultiPartitionsDefinition,
+    PartitionKeyRange,
+    PartitionsDefinition,
+    TimeWindow,
+    TimeWindowPartitionsDefinition,
+)
 from raystra.errors import RaystraError
 
 __all__ = [
@@ -62,8 +69,10 @@ class AssetExecutionContext:
     resources: Resources = field(default_factory=lambda: Resources({}))
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("raystra.step"))
     attempt: int = 1
-    partition_key_value: str | None = None
+    partition_keys_value: tuple[str, ...] = ()
+    partitions_def: PartitionsDefinition | None = None
     _output_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _failed_partitions: dict[str, str] = field(default_factory=dict)
 
     @property
     def asset_key(self) -> AssetKey:
@@ -82,18 +91,85 @@ class AssetExecutionContext:
 
     @property
     def has_partition_key(self) -> bool:
-        """True when the step runs for a partition."""
-        return self.partition_key_value is not None
+        """True when the step runs for exactly one partition."""
+        return len(self.partition_keys_value) == 1
+
+    @property
+    def has_partition_key_range(self) -> bool:
+        """True when the step runs for partitions (one or a range)."""
+        return bool(self.partition_keys_value)
 
     @property
     def partition_key(self) -> str:
-        """The partition being materialized; raises for unpartitioned steps."""
-        if self.partition_key_value is None:
+        """The partition being materialized; a `MultiPartitionKey` for multi-partitions.
+
+        Raises for unpartitioned steps and for steps covering a range (see `partition_keys`).
+        """
+        keys = self.partition_keys_value
+        if len(keys) != 1:
+            what = "is not partitioned" if not keys else f"covers {len(keys)} partitions"
             raise RaystraError(
-                f"Step {self.step_key!r} is not partitioned, so it has no partition_key. "
-                "Check context.has_partition_key first."
+                f"Step {self.step_key!r} {what}, so it has no single partition_key. "
+                "Use context.partition_keys or context.partition_key_range for a range, and "
+                "check context.has_partition_key first."
             )
-        return self.partition_key_value
+        if isinstance(self.partitions_def, MultiPartitionsDefinition):
+            return self.partitions_def.to_multi_key(keys[0])
+        return keys[0]
+
+    @property
+    def partition_keys(self) -> list[str]:
+        """Every partition this step materializes, in order (empty when unpartitioned)."""
+        return list(self.partition_keys_value)
+
+    @property
+    def partition_key_range(self) -> PartitionKeyRange:
+        """First and last partition this step materializes."""
+        keys = self._require_partitions("partition_key_range")
+        return PartitionKeyRange(keys[0], keys[-1])
+
+    @property
+    def partition_time_window(self) -> TimeWindow:
+        """``[start, end)`` covered by the step's partitions (time-window partitions only)."""
+        keys = self._require_partitions("partition_time_window")
+        definition = self.partitions_def
+        if isinstance(definition, MultiPartitionsDefinition):
+            for name, dimension in definition.partitions_defs.items():
+                if isinstance(dimension, TimeWindowPartitionsDefinition):
+                    parts = [definition.to_multi_key(k).keys_by_dimension[name] for k in keys]
+                    return _span(dimension, parts)
+        if isinstance(definition, TimeWindowPartitionsDefinition):
+            return _span(definition, keys)
+        raise RaystraError(
+            f"Step {self.step_key!r} is partitioned by {definition}, which has no time "
+            "windows; context.partition_time_window needs time-window partitions."
+        )
+
+    def fail_partition(self, partition_key: str, reason: str) -> None:
+        """Mark one partition of a multi-partition step failed; the others still commit.
+
+        Its output (if returned) is not stored, steps reading that partition are skipped,
+        and the run ends FAILURE with the partition resumable by ``raystra backfill resume``.
+        """
+        if partition_key not in self.partition_keys_value:
+            raise RaystraError(
+                f"Step {self.step_key!r} cannot fail partition {partition_key!r}: it runs for "
+                f"{list(self.partition_keys_value)[:5]}..."
+            )
+        self._failed_partitions[partition_key] = reason
+
+    @property
+    def failed_partitions(self) -> dict[str, str]:
+        """Partitions marked failed with `fail_partition`, with their reasons."""
+        return dict(self._failed_partitions)
+
+    def _require_partitions(self, what: str) -> tuple[str, ...]:
+        if not self.partition_keys_value:
+            raise RaystraError(
+                f"Step {self.step_key!r} is not partitioned, so it has no {what}. "
+                "Check context.has_partition_key_range first."
+            )
+        return self.partition_keys_value
 
     def add_output_metadata(self, metadata: Mapping[str, Any], output_name: str = "result") -> None:
         """Attach metadata to an output's materialization (merged with the IO manager's)."""
@@ -102,6 +178,13 @@ class AssetExecutionContext:
     def output_metadata(self, output_name: str) -> dict[str, Any]:
         """Metadata added so far for ``output_name``."""
         return dict(self._output_metadata.get(output_name, {}))
+
+
+def _span(definition: TimeWindowPartitionsDefinition, keys: Sequence[str]) -> TimeWindow:
+    # Steps list their partitions in definition order.
+    first = definition.time_window_for_partition_key(keys[0])
+    last = definition.time_window_for_partition_key(keys[-1])
+    return TimeWindow(first.start, last.end)
 
 
 OpExecutionContext = AssetExecutionContext
@@ -114,6 +197,8 @@ def build_asset_context(
     asset_key: AssetKey | str | None = None,
     partition_key: str | None = None,
     run_id: str = "test-run",
+    partition_keys: list[str] | None = None,
+    partitions_def: PartitionsDefinition | None = None,
 ) -> AssetExecutionContext:
     """A context for calling an asset function directly in a unit test (Dagster's name).
 
@@ -136,7 +221,8 @@ def build_asset_context(
         op_config=config,
         resources=Resources(resources or {}),
         log=logging.getLogger("raystra.test"),
-        partition_key_value=partition_key,
+        partition_keys_value=tuple(partition_keys or ([partition_key] if partition_key else [])),
+        partitions_def=partitions_def,
     )
 
 

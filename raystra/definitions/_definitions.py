@@ -13,6 +13,11 @@ from raystra.definitions._graph import AssetGraph
 from raystra.definitions._keys import AssetKey, validate_name
 from raystra.definitions._node import DEFAULT_IO_MANAGER_KEY, NodeDefinition
 from raystra.definitions._op import JobDefinition
+from raystra.definitions._partitions import (
+    PartitionMapping,
+    PartitionsDefinition,
+    resolve_partition_mapping,
+)
 from raystra.errors import (
     CycleError,
     DuplicateKeyError,
@@ -94,6 +99,7 @@ class Definitions:
         self._graph = self._build_graph()
         self._topological_keys = self._toposort()
         self._check_resources()
+        self._partition_mappings = self._resolve_partition_mappings()
 
     # -- validation -------------------------------------------------------------------------
 
@@ -113,6 +119,43 @@ class Definitions:
             by_key[key] = definition
             sources[key] = source
         return by_key
+
+    def _resolve_partition_mappings(
+        self,
+    ) -> dict[tuple[AssetKey, AssetKey], PartitionMapping | None]:
+        """(asset, upstream asset) -> how partitions map; mismatches fail here, with the fix."""
+        mappings: dict[tuple[AssetKey, AssetKey], PartitionMapping | None] = {}
+        for assets_def in self._assets_defs:
+            explicit = {i.asset_key: (i.name, i.partition_mapping) for i in assets_def.inputs}
+            for upstream_key in sorted(assets_def.dependency_keys):
+                input_name, mapping = explicit.get(upstream_key, (f"deps[{upstream_key}]", None))
+                resolved = resolve_partition_mapping(
+                    asset=assets_def.name,
+                    input_name=input_name,
+                    upstream_key=upstream_key.to_user_string(),
+                    upstream=self.partitions_def_for(upstream_key),
+                    downstream=assets_def.partitions_def,
+                    explicit=mapping,
+                )
+                for key in assets_def.keys:
+                    mappings[(key, upstream_key)] = resolved
+        return mappings
+
+    def partitions_def_for(self, key: AssetKey) -> PartitionsDefinition | None:
+        """How asset ``key`` is partitioned (None when it is not)."""
+        return self.get_definition(key).partitions_def
+
+    def partition_mapping_for(
+        self, key: AssetKey, upstream_key: AssetKey
+    ) -> PartitionMapping | None:
+        """How partitions of ``key`` read partitions of ``upstream_key`` (None: not partitioned
+        upstream, so the whole value is read)."""
+        return self._partition_mappings.get((key, upstream_key))
+
+    @property
+    def partitioned(self) -> bool:
+        """True when any asset is partitioned."""
+        return any(self.partitions_def_for(key) is not None for key in self._by_key)
 
     def _index_step_keys(self) -> dict[str, AssetsDefinition]:
         by_step: dict[str, AssetsDefinition] = {}

@@ -41,9 +41,16 @@ class OutputContext:
     output_name: str = "result"
     asset_key: AssetKey | None = None
     partition_key: str | None = None
+    # Dimension name -> key of ``partition_key`` (``{"partition": key}`` for one dimension).
+    partition_dimensions: Mapping[str, str] = field(default_factory=dict)
     definition_metadata: Mapping[str, Any] = field(default_factory=dict)
     resources: Any = None
     log: logging.Logger | logging.LoggerAdapter[logging.Logger] = _log
+
+    @property
+    def has_partition_key(self) -> bool:
+        """True when the output is one partition of a partitioned asset."""
+        return self.partition_key is not None
 
     @property
     def has_asset_key(self) -> bool:
@@ -51,10 +58,16 @@ class OutputContext:
         return self.asset_key is not None
 
     def identity(self) -> tuple[str, ...]:
-        """Parts that name this output: the asset key (and partition), or run/step/output."""
+        """Parts that name this output: the asset key (and partition), or run/step/output.
+
+        Partitions are Hive-style directories (``date=2024-01-01``, one per dimension), so
+        pyarrow, Dask and Spark read an asset's partitions as one dataset.
+        """
         if self.asset_key is not None:
-            partition = () if self.partition_key is None else (f"partition={self.partition_key}",)
-            return (*self.asset_key.path, *partition)
+            if self.partition_key is None:
+                return self.asset_key.path
+            dims = self.partition_dimensions or {"partition": self.partition_key}
+            return (*self.asset_key.path, *(f"{dim}={key}" for dim, key in dims.items()))
         return ("runs", self.run_id, self.step_key, self.output_name)
 
 

@@ -46,6 +46,7 @@ class NodeInput:
     asset_key: AssetKey | None = None
     annotation: Any = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    partition_mapping: Any = None  # a PartitionMapping, for asset inputs that set one
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,16 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from raystra.events import Event, RunFailed, RunStarted, RunSucceeded, StepSkipped
+from raystra.events import (
+    Event,
+    PartitionFailed,
+    RunFailed,
+    RunStarted,
+    RunSucceeded,
+    StepSkipped,
+)
 from raystra.execution._executor import Executor, RunRequest
+from raystra.execution._handoff import gather_upstream
 from raystra.execution._step_runner import step_events
 from raystra.planning import ExecutionPlan
 
@@ -59,19 +67,35 @@ class InProcessExecutor(Executor):
                     upstream_step_keys=tuple(blocked),
                 )
                 continue
-            upstream_values = {
-                i.name: values[i.upstream_step_key][i.upstream_output_name]
-                for i in step.inputs
-                if i.upstream_step_key is not None
-            }
-            outcome = yield from step_events(
+            upstream_values, missing = gather_upstream(step, values.get)
+            if missing:
+                not_done[step.key] = "skipped"
+                yield StepSkipped(
+                    run_id=run_id,
+                    step_key=step.key,
+                    reason="upstream " + "; ".join(missing[:3]),
+                    upstream_step_keys=step.upstream_step_keys,
+                )
+                continue
+            events = step_events(
                 request.definitions,
                 step,
                 run_id=run_id,
-                config=request.step_config.get(step.key),
+                config=request.step_config.get(step.node_step_key),
                 upstream_values=upstream_values,
                 sleep=self._sleep,
             )
+            partition_failed = False
+            while True:
+                try:
+                    event = next(events)
+                except StopIteration as done:
+                    outcome = done.value
+                    break
+                partition_failed |= isinstance(event, PartitionFailed)
+                yield event
+            if partition_failed:
+                failed.append(step.key)
             if outcome.success:
                 if remaining_consumers[step.key]:
                     values[step.key] = outcome.outputs

@@ -17,7 +17,7 @@ from raystra.definitions import (
     Resources,
 )
 from raystra.definitions._node import NodeDefinition
-from raystra.events import AssetMaterialized, Event, OpOutputStored
+from raystra.events import AssetMaterialized, Event, OpOutputStored, data_version
 from raystra.execution._io import resolve_resources
 from raystra.execution._outputs import NO_VALUE
 from raystra.observability import StepLogCapture
@@ -60,10 +60,14 @@ def store_output(
     user_metadata: Mapping[str, Any],
     resources: Mapping[str, Any],
     logger: logging.Logger,
+    partition: str | None = None,
+    partition_dimensions: Mapping[str, str] | None = None,
+    consumed: tuple[Mapping[str, Any], ...] = (),
 ) -> Event | None:
-    """Commit one output and return the event that records it (None: nothing to record).
+    """Commit one output (one partition of it) and return the event that records it.
 
     The event is created only after the IO manager returned, i.e. after the write committed.
+    None means there is nothing to record.
     """
     definition = node.output(name)
     metadata = dict(user_metadata)
@@ -74,6 +78,8 @@ def store_output(
             step_key=step.key,
             output_name=name,
             asset_key=definition.asset_key,
+            partition_key=partition,
+            partition_dimensions=dict(partition_dimensions or {}),
             definition_metadata=definition.metadata,
             resources=Resources(dict(resources)),
             log=logger,
@@ -85,8 +91,13 @@ def store_output(
             run_id=run_id,
             step_key=step.key,
             asset_key=definition.asset_key,
+            partition=partition,
             metadata=metadata,
             code_version=definition.code_version,
+            data_version=data_version(
+                definition.asset_key.to_user_string(), partition, run_id, definition.code_version
+            ),
+            consumed=consumed,
         )
     if has_value(value):
         return OpOutputStored(run_id=run_id, step_key=step.key, output_name=name, metadata=metadata)

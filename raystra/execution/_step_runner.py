@@ -15,6 +15,7 @@ from typing import Any
 
 from raystra.definitions import (
     AssetExecutionContext,
+    AssetKey,
     AssetsDefinition,
     Definitions,
     InputContext,
@@ -23,20 +24,28 @@ from raystra.definitions import (
     Resources,
 )
 from raystra.definitions._node import NodeDefinition
+from raystra.definitions._partitions import PartitionsDefinition
 from raystra.events import (
     ErrorInfo,
     Event,
+    PartitionFailed,
     StepFailed,
     StepRetrying,
     StepStarted,
     StepSucceeded,
+    data_version,
     now,
 )
 from raystra.execution._io import resolve_resources
 from raystra.execution._outputs import NO_VALUE, StepOutput, collect_outputs
+from raystra.execution._partition_values import (
+    combine_partitions,
+    partition_columns,
+    split_partitions,
+)
 from raystra.execution._persist import has_value, store_output
 from raystra.observability import StepLogCapture
-from raystra.planning import Step, node_for_step
+from raystra.planning import Step, StepInput, node_for_step
 
 __all__ = ["StepOutcome", "run_step", "step_events"]
 
@@ -69,32 +78,60 @@ class _Attempt:
     attempt: int
     capture: StepLogCapture
     resources: dict[str, Any]
+    definitions: Definitions
+
+    def upstream_definition(self, step_input: StepInput) -> PartitionsDefinition | None:
+        assert step_input.asset_key is not None
+        return self.definitions.partitions_def_for(step_input.asset_key)
+
+    def upstream_dimensions(self, step_input: StepInput, partition: str | None) -> dict[str, str]:
+        if partition is None:
+            return {}
+        return partition_columns(self.upstream_definition(step_input), partition)
+
+
+def _load(attempt: _Attempt, step_input: StepInput, partition: str | None) -> Any:
+    """Load one input (or one upstream partition of it) through its IO manager."""
+    upstream = OutputContext(
+        run_id=step_input.load_from_run_id or attempt.run_id,
+        step_key=step_input.upstream_step_key or step_input.load_from_step_key or "",
+        output_name=step_input.upstream_output_name,
+        asset_key=step_input.asset_key,
+        partition_key=partition,
+        partition_dimensions=attempt.upstream_dimensions(step_input, partition),
+    )
+    io_manager: IOManager = attempt.resources[step_input.io_manager_key]
+    return io_manager.load_input(
+        InputContext(
+            name=step_input.name,
+            step_key=attempt.step.key,
+            upstream_output=upstream,
+            expected_type=attempt.node.roles.annotations.get(step_input.name),
+            partition_key=attempt.step.partition_keys[0] if attempt.step.partition_keys else None,
+            resources=Resources(attempt.resources),
+            log=attempt.capture.logger,
+        )
+    )
 
 
 def _load_inputs(attempt: _Attempt, upstream_values: Mapping[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    annotations = attempt.node.roles.annotations
     for step_input in attempt.step.inputs:
-        if not step_input.from_storage:
-            values[step_input.name] = upstream_values[step_input.name]
-            continue
-        upstream = OutputContext(
-            run_id=step_input.load_from_run_id or attempt.run_id,
-            step_key=step_input.upstream_step_key or step_input.load_from_step_key or "",
-            output_name=step_input.upstream_output_name,
-            asset_key=step_input.asset_key,
-        )
-        io_manager: IOManager = attempt.resources[step_input.io_manager_key]
-        values[step_input.name] = io_manager.load_input(
-            InputContext(
-                name=step_input.name,
-                step_key=attempt.step.key,
-                upstream_output=upstream,
-                expected_type=annotations.get(step_input.name),
-                resources=Resources(attempt.resources),
-                log=attempt.capture.logger,
+        if step_input.partitioned:
+            handed = upstream_values.get(step_input.name, {})
+            parts = {
+                partition: handed[partition]
+                if producer is not None
+                else _load(attempt, step_input, partition)
+                for partition, producer in step_input.partitions
+            }
+            values[step_input.name] = combine_partitions(
+                parts, attempt.upstream_definition(step_input)
             )
-        )
+        elif step_input.from_storage:
+            values[step_input.name] = _load(attempt, step_input, None)
+        else:
+            values[step_input.name] = upstream_values[step_input.name]
     return values
 
 
@@ -110,6 +147,8 @@ def _call(
         resources=Resources(attempt.resources),
         log=attempt.capture.logger,
         attempt=attempt.attempt,
+        partition_keys_value=attempt.step.partition_keys,
+        partitions_def=getattr(node, "partitions_def", None),
     )
     kwargs = dict(inputs)
     if roles.context_param is not None:
@@ -136,8 +175,11 @@ def _persist(
     Deferred outputs come back as output name -> user metadata, for the executor to persist
     beside downstream work.
     """
+    if attempt.step.partition_keys:
+        return _persist_partitions(attempt, outputs, context), {}
     events: list[Event] = []
     deferred: dict[str, dict[str, Any]] = {}
+    consumed = _consumed(attempt, None)
     for name in attempt.step.output_names:
         output = outputs[name]
         user_metadata = {**context.output_metadata(name), **output.metadata}
@@ -153,10 +195,121 @@ def _persist(
             user_metadata=user_metadata,
             resources=attempt.resources,
             logger=attempt.capture.logger,
+            consumed=consumed,
         )
         if event is not None:
             events.append(event)
     return events, deferred
+
+
+def _persist_partitions(
+    attempt: _Attempt, outputs: dict[str, StepOutput], context: AssetExecutionContext
+) -> list[Event]:
+    """Commit each partition of each output; partitions the step marked failed are not stored.
+
+    Each output's value becomes ``{partition: value}`` (what downstream steps are handed).
+    """
+    step, node = attempt.step, attempt.node
+    failed = context.failed_partitions
+    committed = [key for key in step.partition_keys if key not in failed]
+    definition = getattr(node, "partitions_def", None)
+    events: list[Event] = []
+    for name in step.output_names:
+        output = outputs[name]
+        asset_key = node.output(name).asset_key
+        label = asset_key.to_user_string() if asset_key is not None else node.name
+        if has_value(output.value):
+            values = split_partitions(output.value, step.partition_keys, definition, asset=label)
+        else:
+            values = {}
+        user_metadata = {**context.output_metadata(name), **output.metadata}
+        for key in committed:
+            event = store_output(
+                step=step,
+                node=node,
+                run_id=attempt.run_id,
+                name=name,
+                value=values.get(key, output.value if not values else NO_VALUE),
+                user_metadata=user_metadata,
+                resources=attempt.resources,
+                logger=attempt.capture.logger,
+                partition=key,
+                partition_dimensions=partition_columns(definition, key),
+                consumed=_consumed(attempt, key),
+            )
+            if event is not None:
+                events.append(event)
+        for key, reason in failed.items():
+            assert asset_key is not None  # only asset steps have partitions
+            events.append(
+                PartitionFailed(
+                    run_id=attempt.run_id,
+                    step_key=step.key,
+                    asset_key=asset_key,
+                    partition=key,
+                    reason=reason,
+                )
+            )
+        output.value = {key: values[key] for key in committed if key in values}
+    return events
+
+
+def _consumed(attempt: _Attempt, partition: str | None) -> tuple[dict[str, Any], ...]:
+    """What one partition (or the whole asset) read: an entry per upstream asset partition."""
+    definitions, step = attempt.definitions, attempt.step
+    entries: list[dict[str, Any]] = []
+    for step_input in step.inputs:
+        upstream_key = step_input.asset_key
+        if upstream_key is None:
+            continue
+        label = upstream_key.to_user_string()
+        code_version = _code_version(definitions, upstream_key)
+        if step_input.partitioned:
+            produced = dict(step_input.partitions)
+            read: list[str | None] = list(produced)
+            if partition is not None and len(step.partition_keys) > 1:
+                read = list(_read_by(attempt, step_input, partition, produced))
+        else:
+            read = [None]
+            produced = {None: step_input.upstream_step_key}  # type: ignore[dict-item]
+        for upstream_partition in read:
+            in_run = produced.get(upstream_partition) is not None  # type: ignore[arg-type]
+            run_id = attempt.run_id if in_run else None
+            entries.append(
+                {
+                    "asset_key": label,
+                    "partition": upstream_partition,
+                    "run_id": run_id,
+                    "data_version": data_version(label, upstream_partition, run_id, code_version)
+                    if run_id
+                    else None,
+                }
+            )
+    return tuple(entries)
+
+
+def _read_by(
+    attempt: _Attempt, step_input: StepInput, partition: str, produced: Mapping[str, Any]
+) -> list[str]:
+    """The upstream partitions one partition of a range step reads (subset of the input's)."""
+    assert step_input.asset_key is not None
+    mapping = attempt.definitions.partition_mapping_for(
+        attempt.step.asset_keys[0], step_input.asset_key
+    )
+    upstream_def = attempt.upstream_definition(step_input)
+    if mapping is None or upstream_def is None:
+        return list(produced)
+    keys = mapping.upstream_keys(
+        [partition], getattr(attempt.node, "partitions_def", None), upstream_def
+    )
+    return [key for key in keys if key in produced]
+
+
+def _code_version(definitions: Definitions, key: AssetKey) -> str | None:
+    definition = definitions.get_definition(key)
+    if isinstance(definition, AssetsDefinition):
+        return definition.output_for_key(key).code_version
+    return None
 
 
 def _teardown(resources: Mapping[str, Any]) -> None:
@@ -206,7 +359,7 @@ def step_events(
                 setup = getattr(resource, "setup_for_execution", None)
                 if callable(setup):
                     setup()
-            attempt = _Attempt(step, node, run_id, attempt_number, capture, resources)
+            attempt = _Attempt(step, node, run_id, attempt_number, capture, resources, definitions)
             inputs = _load_inputs(attempt, upstream_values or {})
             outputs, context = _call(attempt, inputs, config)
             materializations, deferred = _persist(attempt, outputs, context, defer)

@@ -1,5 +1,6 @@
 """Turning definitions and a selection into a frozen execution plan (pure: no Ray, no DB)."""
 
+from raystra.planning._partitioned import build_partitioned_plan, partition_step_key
 from raystra.planning._plan import (
     ExecutionPlan,
     Step,
@@ -17,6 +18,8 @@ __all__ = [
     "StepInput",
     "build_asset_plan",
     "build_job_plan",
+    "build_partitioned_plan",
     "node_for_step",
+    "partition_step_key",
     "validate_run_config",
 ]

@@ -36,11 +36,15 @@ class StepInput:
     load_from_run_id: str | None = None
     load_from_step_key: str | None = None
     io_manager_key: str = "io_manager"
+    # For a partitioned upstream asset: each upstream partition read, with the step of this
+    # run that produces it (None: loaded through the IO manager).
+    partitions: tuple[tuple[str, str | None], ...] = ()
+    partitioned: bool = False
 
     @property
     def from_storage(self) -> bool:
-        """True when the value is loaded through an IO manager rather than handed over."""
-        return self.upstream_step_key is None
+        """True when the whole value is loaded through an IO manager rather than handed over."""
+        return self.upstream_step_key is None and not self.partitioned
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,15 @@ class Step:
     # A plain dict (read-only by convention): cheap to pickle, as plans travel to workers.
     ray_options: Mapping[str, Any] = field(default_factory=dict)
     pool: str | None = None
+    # Partitions this step materializes (several for a range under a BackfillPolicy).
+    partition_keys: tuple[str, ...] = ()
+    # Step key of the node when it differs from ``key`` (partitioned steps: ``name[key]``).
+    node_key: str | None = None
+
+    @property
+    def node_step_key(self) -> str:
+        """The key of the asset function or op this step runs."""
+        return self.node_key or self.key
 
 
 @dataclass(frozen=True)

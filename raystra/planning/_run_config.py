@@ -20,7 +20,7 @@ def node_for_step(defs: Definitions, step: Step) -> NodeDefinition:
     if step.kind == "op":
         assert step.job_name is not None
         return defs.get_job(step.job_name).node(step.key).op
-    return defs.get_node_by_step_key(step.key)
+    return defs.get_node_by_step_key(step.node_step_key)
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
@@ -54,9 +54,10 @@ def validate_run_config(
         ops = {}
 
     by_name: dict[str, str] = {}
+    # Config is per asset function or op: every partition step of a node shares it.
     for step in plan.steps:
-        by_name[step.key] = step.key
-        by_name.setdefault(step.node_name, step.key)
+        by_name[step.node_step_key] = step.node_step_key
+        by_name.setdefault(step.node_name, step.node_step_key)
     given: dict[str, Any] = {}
     for name, entry in ops.items():
         step_key = by_name.get(name)
@@ -68,10 +69,14 @@ def validate_run_config(
         given[step_key] = (name, entry)
 
     validated: dict[str, dict[str, Any]] = {}
+    seen: set[str] = set()
     for step in plan.steps:
+        if step.node_step_key in seen:
+            continue
+        seen.add(step.node_step_key)
         node = node_for_step(defs, step)
         config_type = node.roles.config_type
-        name, entry = given.get(step.key, (step.node_name, None))
+        name, entry = given.get(step.node_step_key, (step.node_name, None))
         if config_type is None:
             if entry is not None:
                 errors.append(
@@ -88,7 +93,9 @@ def validate_run_config(
             errors.append((f"ops.{name}", "expected {'config': {...}} or a Config instance"))
             continue
         try:
-            validated[step.key] = config_type.model_validate(values).model_dump(mode="json")
+            validated[step.node_step_key] = config_type.model_validate(values).model_dump(
+                mode="json"
+            )
         except ValidationError as exc:
             for err in exc.errors():
                 loc = _format_loc(("ops", name, "config", *err["loc"]))

@@ -140,5 +140,59 @@ class RunStorage(abc.ABC):
     ) -> list[MaterializationRecord]:
         """An asset's materializations, newest first."""
 
+    # Partitions and backfills (see `raystra.storage.sql` for the reference implementation).
+
+    @abc.abstractmethod
+    def partition_states(self, asset_key: AssetKey) -> dict[str | None, Any]:
+        """Latest `PartitionState` of every recorded partition of ``asset_key``."""
+
+    @abc.abstractmethod
+    def stale_partitions(self, asset_key: AssetKey) -> dict[str | None, list[str]]:
+        """Partitions whose consumed upstream partitions were re-materialized since."""
+
+    @abc.abstractmethod
+    def get_dynamic_partitions(self, name: str) -> list[str]:
+        """Keys of the dynamic partitions definition ``name``."""
+
+    @abc.abstractmethod
+    def add_dynamic_partitions(self, name: str, keys: Sequence[str]) -> list[str]:
+        """Add keys to a dynamic partitions definition; return the new ones."""
+
+    @abc.abstractmethod
+    def remove_dynamic_partitions(self, name: str, keys: Sequence[str]) -> list[str]:
+        """Remove keys from a dynamic partitions definition; return the removed ones."""
+
+    @abc.abstractmethod
+    def add_backfill(self, record: Any) -> None:
+        """Record a new `BackfillRecord`."""
+
+    @abc.abstractmethod
+    def update_backfill(
+        self, backfill_id: str, *, status: str | None = None, add_run_id: str | None = None
+    ) -> None:
+        """Change a backfill's status and/or append a run to it."""
+
+    @abc.abstractmethod
+    def get_backfill(self, backfill_id: str) -> Any:
+        """The `BackfillRecord` with this id (or unique prefix)."""
+
+    @abc.abstractmethod
+    def list_backfills(self, *, limit: int = 20) -> list[Any]:
+        """Most recent backfills first."""
+
+    @abc.abstractmethod
+    def set_backfill_targets(
+        self,
+        backfill_id: str,
+        statuses: Iterable[tuple[str, str | None, str]],
+        *,
+        run_id: str | None = None,
+    ) -> None:
+        """Set (asset key, partition, status) of backfill targets."""
+
+    @abc.abstractmethod
+    def backfill_target_statuses(self, backfill_id: str) -> dict[tuple[str, str | None], str]:
+        """(asset key, partition) -> status of every target of a backfill."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, most storages hold a pool
         """Release connections."""

@@ -3,7 +3,9 @@
 Three tables: ``runs`` (one row per run, status derived from its events), ``events`` (the
 append-only log, each event's `event_to_dict` payload as JSON text) and
 ``asset_materializations`` (an index of ``AssetMaterialized`` events, so "latest per asset" and
-"history of a partition" never scan the log).
+"history of a partition" never scan the log). Partitions add ``asset_partitions`` (latest state
+per asset partition), ``materialization_inputs`` (lineage), ``backfills``/``backfill_targets``
+and ``dynamic_partitions``.
 
 This module is the schema the code reads and writes; the migrations in
 ``raystra/storage/migrations/versions`` create it and are frozen copies, never imports of it.
@@ -26,7 +28,17 @@ from sqlalchemy import (
     insert_sentinel,
 )
 
-__all__ = ["asset_materializations", "events", "metadata", "runs"]
+__all__ = [
+    "asset_materializations",
+    "asset_partitions",
+    "backfill_targets",
+    "backfills",
+    "dynamic_partitions",
+    "events",
+    "materialization_inputs",
+    "metadata",
+    "runs",
+]
 
 # Explicit constraint names keep migrations reproducible across SQLite and Postgres.
 metadata = MetaData(
@@ -95,4 +107,67 @@ asset_materializations = Table(
     Column("code_version", String(_KEY)),
     Index(None, "asset_key", "id"),
     Index(None, "asset_key", "partition", "id"),
+)
+
+# Latest state of every asset partition ("" for unpartitioned assets): one row each, updated in
+# place, so "which of 100,000 partitions are missing or stale" is one indexed range scan.
+asset_partitions = Table(
+    "asset_partitions",
+    metadata,
+    Column("asset_key", String(_KEY), primary_key=True),
+    Column("partition", String(_KEY), primary_key=True),
+    Column("status", String(16), nullable=False),  # materialized | failed
+    Column("run_id", String(64), nullable=False),
+    Column("event_id", _ID),  # the last materialization (kept when a later attempt failed)
+    Column("materialized_run_id", String(64)),
+    Column("code_version", String(_KEY)),
+    Column("data_version", String(64)),
+    Column("updated_at", Double, nullable=False),
+)
+
+# What each materialization read: one row per upstream (asset, partition), with the upstream
+# materialization's run and data version at the time.
+materialization_inputs = Table(
+    "materialization_inputs",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("event_id", _ID, ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("upstream_asset_key", String(_KEY), nullable=False),
+    Column("upstream_partition", String(_KEY), nullable=False),
+    Column("upstream_run_id", String(64)),
+    Column("upstream_data_version", String(64)),
+    Index(None, "event_id"),
+)
+
+backfills = Table(
+    "backfills",
+    metadata,
+    Column("backfill_id", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("selection", JSON, nullable=False),
+    Column("partitions", JSON, nullable=False),  # how the user asked: range, keys, all
+    Column("run_ids", JSON, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Index(None, "created_at"),
+)
+
+backfill_targets = Table(
+    "backfill_targets",
+    metadata,
+    Column("backfill_id", String(64), primary_key=True),
+    Column("asset_key", String(_KEY), primary_key=True),
+    Column("partition", String(_KEY), primary_key=True),
+    # requested | materialized | failed | skipped | canceled
+    Column("status", String(16), nullable=False),
+    Column("run_id", String(64)),
+)
+
+dynamic_partitions = Table(
+    "dynamic_partitions",
+    metadata,
+    Column("name", String(_KEY), primary_key=True),
+    Column("partition_key", String(_KEY), primary_key=True),
+    Column("added_at", Double, nullable=False),
 )

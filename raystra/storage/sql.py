@@ -31,6 +31,7 @@ from raystra.errors import RaystraError, RunNotFoundError
 from raystra.events import (
     AssetMaterialized,
     Event,
+    PartitionFailed,
     RunCanceled,
     RunFailed,
     RunStarted,
@@ -44,6 +45,15 @@ from raystra.events import (
     event_from_dict,
     event_to_dict,
 )
+from raystra.storage._backfill_records import (
+    BackfillRecord,
+    add_backfill,
+    backfill_target_statuses,
+    get_backfill,
+    list_backfills,
+    set_backfill_targets,
+    update_backfill,
+)
 from raystra.storage._base import (
     MaterializationRecord,
     RunRecord,
@@ -52,6 +62,15 @@ from raystra.storage._base import (
     StoredEvent,
 )
 from raystra.storage._engine import create_engine, dumps, parse_url, upgrade_to_head
+from raystra.storage._partition_index import (
+    PartitionState,
+    add_dynamic_partitions,
+    get_dynamic_partitions,
+    index_partition_events,
+    partition_states,
+    remove_dynamic_partitions,
+    stale_partitions,
+)
 from raystra.storage._schema import asset_materializations, runs
 from raystra.storage._schema import events as event_log
 
@@ -131,6 +150,7 @@ class SqlRunStorage(RunStorage):
             for position, event in enumerate(events)
             if isinstance(event, AssetMaterialized)
         ]
+        partition_failures = any(isinstance(event, PartitionFailed) for event in events)
         try:
             with self._engine.begin() as conn:
                 if materialized:
@@ -148,8 +168,12 @@ class SqlRunStorage(RunStorage):
                         asset_materializations.insert(),
                         [_materialization_row(ids[pos], event) for pos, event in materialized],
                     )
+                    with_ids = [(ids[pos], event) for pos, event in materialized]
+                    index_partition_events(conn, with_ids, events)
                 else:
                     conn.execute(event_log.insert(), rows)
+                    if partition_failures:
+                        index_partition_events(conn, [], events)
                 for run_id, values in _run_updates(events).items():
                     conn.execute(runs.update().where(runs.c.run_id == run_id).values(values))
         except IntegrityError as err:
@@ -287,6 +311,62 @@ class SqlRunStorage(RunStorage):
         )
         with self._engine.connect() as conn:
             return [_materialization_record(row) for row in conn.execute(query)]
+
+    # -- partitions ---------------------------------------------------------------------------
+
+    def partition_states(self, asset_key: AssetKey) -> dict[str | None, PartitionState]:
+        """Latest state of every recorded partition of ``asset_key`` (None: unpartitioned)."""
+        return partition_states(self._engine, asset_key)
+
+    def stale_partitions(self, asset_key: AssetKey) -> dict[str | None, list[str]]:
+        """Partitions whose consumed upstream partitions were re-materialized since."""
+        return stale_partitions(self._engine, asset_key)
+
+    def get_dynamic_partitions(self, name: str) -> list[str]:
+        """Keys of the `DynamicPartitionsDefinition` called ``name``, oldest first."""
+        return get_dynamic_partitions(self._engine, name)
+
+    def add_dynamic_partitions(self, name: str, keys: Sequence[str]) -> list[str]:
+        """Add partition keys to dynamic definition ``name``; return the ones that were new."""
+        return add_dynamic_partitions(self._engine, name, keys)
+
+    def remove_dynamic_partitions(self, name: str, keys: Sequence[str]) -> list[str]:
+        """Remove partition keys from ``name``; return the ones that existed."""
+        return remove_dynamic_partitions(self._engine, name, keys)
+
+    # -- backfills ----------------------------------------------------------------------------
+
+    def add_backfill(self, record: BackfillRecord) -> None:
+        """Record a new backfill."""
+        add_backfill(self._engine, record)
+
+    def update_backfill(
+        self, backfill_id: str, *, status: str | None = None, add_run_id: str | None = None
+    ) -> None:
+        """Change a backfill's status and/or append a run to it."""
+        update_backfill(self._engine, backfill_id, status=status, add_run_id=add_run_id)
+
+    def get_backfill(self, backfill_id: str) -> BackfillRecord:
+        """The backfill with this id (or unique prefix), with target counts."""
+        return get_backfill(self._engine, backfill_id)
+
+    def list_backfills(self, *, limit: int = 20) -> list[BackfillRecord]:
+        """Most recent backfills first."""
+        return list_backfills(self._engine, limit=limit)
+
+    def set_backfill_targets(
+        self,
+        backfill_id: str,
+        statuses: Iterable[tuple[str, str | None, str]],
+        *,
+        run_id: str | None = None,
+    ) -> None:
+        """Set (asset key, partition, status) of backfill targets."""
+        set_backfill_targets(self._engine, backfill_id, statuses, run_id=run_id)
+
+    def backfill_target_statuses(self, backfill_id: str) -> dict[tuple[str, str | None], str]:
+        """(asset key, partition) -> status of every target of a backfill."""
+        return backfill_target_statuses(self._engine, backfill_id)
 
     def close(self) -> None:
         """Close pooled connections; the storage must not be used afterwards."""

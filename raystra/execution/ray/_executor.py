@@ -16,6 +16,7 @@ from ray.exceptions import RayError, TaskCancelledError
 from raystra.events import (
     ErrorInfo,
     Event,
+    PartitionFailed,
     RunFailed,
     RunStarted,
     RunSucceeded,
@@ -266,7 +267,9 @@ class _RunDriver:
             self._finish_compute(step, "success", persisted=False)
             return
         if report.status == "skipped":
-            yield self._skipped(step, report.blocked_by)
+            yield self._skipped(step, report.blocked_by, report.reason)
+        if any(isinstance(event, PartitionFailed) for event in report.events):
+            self.failed.append(step_key)
         if kind == "compute":
             self._finish_compute(step, report.status, persisted=True)
         elif report.status == "failed":
@@ -287,12 +290,14 @@ class _RunDriver:
                 if self.limits.is_limited(child_step):
                     heapq.heappush(self.ready_limited, (self.index[child], child))
 
-    def _skipped(self, step: Step, blocked_by: tuple[tuple[str, str], ...]) -> StepSkipped:
+    def _skipped(
+        self, step: Step, blocked_by: tuple[tuple[str, str], ...], reason: str = ""
+    ) -> StepSkipped:
         reasons = ", ".join(f"{key!r} {status}" for key, status in blocked_by)
         return StepSkipped(
             run_id=self.request.run_id,
             step_key=step.key,
-            reason=f"upstream step {reasons}",
+            reason=f"upstream {reason}" if reason else f"upstream step {reasons}",
             upstream_step_keys=tuple(key for key, _ in blocked_by),
         )
 

@@ -44,14 +44,15 @@ _PUBLISHED: weakref.WeakKeyDictionary[Definitions, tuple[str, str, str]] = (
 def publish(kind: str, value: Any) -> str:
     """Store ``value`` for workers under a fresh key and return the key."""
     key = f"{kind}/{uuid.uuid4().hex}"
-    internal_kv._internal_kv_put(key, cloudpickle.dumps(value), namespace=_NAMESPACE)
+    blob = cloudpickle.dumps(value)  # type: ignore[no-untyped-call]
+    internal_kv._internal_kv_put(key, blob, namespace=_NAMESPACE)
     return key
 
 
 def withdraw(key: str) -> None:
     """Delete a published value (a no-op once Ray is gone, e.g. at interpreter exit)."""
     with contextlib.suppress(Exception):
-        if internal_kv._internal_kv_initialized():
+        if internal_kv._internal_kv_initialized():  # type: ignore[no-untyped-call]
             internal_kv._internal_kv_del(key, namespace=_NAMESPACE)
     _CACHE.pop(key, None)
 

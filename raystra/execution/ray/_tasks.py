@@ -16,6 +16,7 @@ import ray
 
 from raystra.definitions import Definitions
 from raystra.events import ErrorInfo, Event, StepFailed, StepSucceeded, now
+from raystra.execution._handoff import gather_upstream
 from raystra.execution._persist import persist_outputs
 from raystra.execution._step_runner import run_step
 from raystra.execution.ray._shipping import fetch
@@ -52,6 +53,7 @@ class StepReport:
     ray_attempt: int = 0  # how many earlier attempts Ray retried after their worker died
     started_at: float = 0.0
     blocked_by: tuple[tuple[str, str], ...] = ()  # (upstream step key, its status)
+    reason: str = ""  # why a step was skipped, when not simply "upstream step failed"
 
 
 @dataclass(frozen=True)
@@ -130,17 +132,19 @@ def compute_step(run_key: str, step_key: str, *upstream: Any) -> tuple[Any, Step
         for key, value in zip(upstream_keys, upstream, strict=True)
         if isinstance(value, dict)
     }
-    upstream_values = {
-        step_input.name: by_step[step_input.upstream_step_key][step_input.upstream_output_name]
-        for step_input in step.inputs
-        if step_input.upstream_step_key is not None
-    }
+    upstream_values, missing = gather_upstream(step, by_step.get)
+    if missing:
+        blocked_parts = tuple((key, "partition failed") for key in upstream_keys)
+        report = StepReport(
+            step.key, "skipped", blocked_by=blocked_parts, reason="; ".join(missing[:3])
+        )
+        return NotProduced(step.key, "skipped"), report
     ray_attempt = _ray_attempt()
     outcome = run_step(
         run.definitions,
         step,
         run_id=run.run_id,
-        config=run.step_config.get(step.key),
+        config=run.step_config.get(step.node_step_key),
         upstream_values=upstream_values,
         defer=_defer_at_least(run.defer_bytes),
         first_attempt=1 + ray_attempt,

@@ -1,0 +1,267 @@
+"""Partition status and lineage: what `store_events` maintains, and the queries over it.
+
+``asset_partitions`` holds one row per (asset, partition) with its latest state, so missing and
+stale partitions of a 100,000-partition asset come from one indexed scan instead of the event
+log. ``materialization_inputs`` records what every materialization read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, and_, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from raystra.definitions._keys import AssetKey
+from raystra.events import AssetMaterialized, PartitionFailed
+from raystra.storage._schema import asset_partitions, dynamic_partitions, materialization_inputs
+
+__all__ = [
+    "PartitionState",
+    "add_dynamic_partitions",
+    "get_dynamic_partitions",
+    "index_partition_events",
+    "partition_states",
+    "remove_dynamic_partitions",
+    "stale_partitions",
+    "upsert",
+]
+
+UNPARTITIONED = ""  # the partition column of unpartitioned assets (primary keys need a value)
+_CHUNK = 500  # IN-lists stay below SQLite's variable limit
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartitionState:
+    """Latest state of one asset partition.
+
+    ``status`` is ``materialized`` or ``failed`` (the last attempt failed; ``data_version``
+    and ``materialized_run_id`` still describe the last good materialization, if any).
+    """
+
+    partition: str | None
+    status: str
+    run_id: str
+    materialized_run_id: str | None
+    code_version: str | None
+    data_version: str | None
+    updated_at: float
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    update: Sequence[str],
+) -> None:
+    """Insert ``rows``, or update ``update`` columns where ``keys`` already exist."""
+    if not rows:
+        return
+    # Postgres refuses to touch one row twice in a statement: keep the last row per key.
+    unique = list({tuple(row[k] for k in keys): row for row in rows}.values())
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys), set_={name: statement.excluded[name] for name in update}
+    )
+    conn.execute(statement, unique)
+
+
+def index_partition_events(
+    conn: Connection, materialized: Sequence[tuple[int, AssetMaterialized]], events: Iterable[Any]
+) -> None:
+    """Update partition state and lineage for one stored batch (``(event id, event)`` pairs)."""
+    now = time.time()
+    _record_inputs(conn, materialized)
+    upsert(
+        conn,
+        asset_partitions,
+        [
+            {
+                "asset_key": event.asset_key.to_user_string(),
+                "partition": event.partition or UNPARTITIONED,
+                "status": "materialized",
+                "run_id": event.run_id,
+                "event_id": event_id,
+                "materialized_run_id": event.run_id,
+                "code_version": event.code_version,
+                "data_version": event.data_version,
+                "updated_at": now,
+            }
+            for event_id, event in materialized
+        ],
+        keys=("asset_key", "partition"),
+        update=(
+            "status",
+            "run_id",
+            "event_id",
+            "materialized_run_id",
+            "code_version",
+            "data_version",
+            "updated_at",
+        ),
+    )
+    failed = [event for event in events if isinstance(event, PartitionFailed)]
+    upsert(
+        conn,
+        asset_partitions,
+        [
+            {
+                "asset_key": event.asset_key.to_user_string(),
+                "partition": event.partition,
+                "status": "failed",
+                "run_id": event.run_id,
+                "updated_at": now,
+            }
+            for event in failed
+        ],
+        keys=("asset_key", "partition"),
+        update=("status", "run_id", "updated_at"),  # the last good materialization stays
+    )
+
+
+def _record_inputs(conn: Connection, materialized: Sequence[tuple[int, AssetMaterialized]]) -> None:
+    """Lineage rows; inputs loaded from storage get the run/version that was current."""
+    unresolved = {
+        (entry["asset_key"], entry["partition"] or UNPARTITIONED)
+        for _, event in materialized
+        for entry in event.consumed
+        if entry.get("run_id") is None
+    }
+    current = _current_versions(conn, unresolved)
+    rows = []
+    for event_id, event in materialized:
+        for entry in event.consumed:
+            key = (entry["asset_key"], entry["partition"] or UNPARTITIONED)
+            run_id, version = entry.get("run_id"), entry.get("data_version")
+            if run_id is None:
+                run_id, version = current.get(key, (None, None))
+            rows.append(
+                {
+                    "event_id": event_id,
+                    "upstream_asset_key": key[0],
+                    "upstream_partition": key[1],
+                    "upstream_run_id": run_id,
+                    "upstream_data_version": version,
+                }
+            )
+    if rows:
+        conn.execute(materialization_inputs.insert(), rows)
+
+
+def _current_versions(
+    conn: Connection, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    found: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    ordered = sorted(keys)
+    table = asset_partitions
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = ordered[start : start + _CHUNK]
+        query = select(
+            table.c.asset_key, table.c.partition, table.c.materialized_run_id, table.c.data_version
+        ).where(tuple_(table.c.asset_key, table.c.partition).in_(chunk))
+        for row in conn.execute(query):
+            found[(row.asset_key, row.partition)] = (row.materialized_run_id, row.data_version)
+    return found
+
+
+def partition_states(engine: Engine, asset_key: AssetKey) -> dict[str | None, PartitionState]:
+    """Latest state of every recorded partition of ``asset_key`` (None key: unpartitioned)."""
+    table = asset_partitions
+    query = select(table).where(table.c.asset_key == asset_key.to_user_string())
+    with engine.connect() as conn:
+        return {
+            (row.partition or None): PartitionState(
+                partition=row.partition or None,
+                status=row.status,
+                run_id=row.run_id,
+                materialized_run_id=row.materialized_run_id,
+                code_version=row.code_version,
+                data_version=row.data_version,
+                updated_at=row.updated_at,
+            )
+            for row in conn.execute(query)
+        }
+
+
+def stale_partitions(engine: Engine, asset_key: AssetKey) -> dict[str | None, list[str]]:
+    """Partitions of ``asset_key`` whose consumed upstream partitions were re-materialized since.
+
+    Maps each stale partition (None: unpartitioned) to the upstream ``asset[partition]`` that
+    changed. Code-version changes are the caller's to check (it knows the current code).
+    """
+    mine, inputs, upstream = (
+        asset_partitions.alias("mine"),
+        materialization_inputs,
+        asset_partitions.alias("upstream"),
+    )
+    query = (
+        select(mine.c.partition, inputs.c.upstream_asset_key, inputs.c.upstream_partition)
+        .select_from(
+            mine.join(inputs, inputs.c.event_id == mine.c.event_id).join(
+                upstream,
+                and_(
+                    upstream.c.asset_key == inputs.c.upstream_asset_key,
+                    upstream.c.partition == inputs.c.upstream_partition,
+                ),
+            )
+        )
+        .where(
+            mine.c.asset_key == asset_key.to_user_string(),
+            upstream.c.materialized_run_id.is_not(None),
+            # A NULL consumed run (nothing was stored yet) compares as changed.
+            (inputs.c.upstream_run_id.is_(None))
+            | (upstream.c.materialized_run_id != inputs.c.upstream_run_id),
+        )
+    )
+    stale: dict[str | None, list[str]] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            label = row.upstream_asset_key
+            if row.upstream_partition:
+                label += f"[{row.upstream_partition}]"
+            stale.setdefault(row.partition or None, []).append(label)
+    return stale
+
+
+def get_dynamic_partitions(engine: Engine, name: str) -> list[str]:
+    """Keys of dynamic partitions definition ``name``, in the order they were added."""
+    table = dynamic_partitions
+    query = (
+        select(table.c.partition_key)
+        .where(table.c.name == name)
+        .order_by(table.c.added_at, table.c.partition_key)
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
+def add_dynamic_partitions(engine: Engine, name: str, keys: Sequence[str]) -> list[str]:
+    """Add ``keys`` (existing ones are kept as they are); return the keys that were new."""
+    existing = set(get_dynamic_partitions(engine, name))
+    new = [key for key in dict.fromkeys(keys) if key not in existing]
+    now = time.time()
+    with engine.begin() as conn:
+        if new:
+            conn.execute(
+                dynamic_partitions.insert(),
+                [{"name": name, "partition_key": key, "added_at": now} for key in new],
+            )
+    return new
+
+
+def remove_dynamic_partitions(engine: Engine, name: str, keys: Sequence[str]) -> list[str]:
+    """Remove ``keys``; return those that existed. Materialized data is left in place."""
+    table = dynamic_partitions
+    existing = set(get_dynamic_partitions(engine, name))
+    gone = [key for key in keys if key in existing]
+    with engine.begin() as conn:
+        if gone:
+            conn.execute(
+                table.delete().where(table.c.name == name, table.c.partition_key.in_(gone))
+            )
+    return gone
