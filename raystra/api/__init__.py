@@ -4,6 +4,7 @@ Everything here composes the lower layers: selection and planning, an executor's
 run storage. Nothing here knows how a step runs.
 """
 
+from raystra.api._backfill import BackfillResult, backfill, cancel_backfill, resume_backfill
 from raystra.api._launch import (
     RunResult,
     execute_job,
@@ -11,6 +12,12 @@ from raystra.api._launch import (
     materialize,
     reexecute,
     resolve_selection,
+)
+from raystra.api._partitions import (
+    AssetPartitionStatus,
+    PartitionRequest,
+    asset_partition_status,
+    resolve_targets,
 )
 from raystra.api._queries import (
     AssetStatus,
@@ -23,12 +30,18 @@ from raystra.api._queries import (
 from raystra.storage import MaterializationRecord, RunRecord, StepStats
 
 __all__ = [
+    "AssetPartitionStatus",
     "AssetStatus",
+    "BackfillResult",
     "MaterializationRecord",
+    "PartitionRequest",
     "RunRecord",
     "RunResult",
     "StepStats",
     "asset_overview",
+    "asset_partition_status",
+    "backfill",
+    "cancel_backfill",
     "execute_job",
     "get_run",
     "list_runs",
@@ -36,6 +49,8 @@ __all__ = [
     "materialize",
     "reexecute",
     "resolve_selection",
+    "resolve_targets",
+    "resume_backfill",
     "run_events",
     "run_steps",
 ]

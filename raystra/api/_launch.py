@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from raystra.api._backfill import plan_assets
+from raystra.api._partitions import PartitionRequest
 from raystra.api._storage import reading_storage
 from raystra.definitions import (
     AssetKey,
@@ -18,12 +20,14 @@ from raystra.definitions import (
     OutputContext,
     RunConfig,
 )
+from raystra.definitions._partitions import PartitionKeyRange
 from raystra.errors import RaystraError, SelectionError, StepExecutionError
 from raystra.events import (
     AssetMaterialized,
     ErrorInfo,
     Event,
     OpOutputStored,
+    PartitionFailed,
     RunCanceled,
     RunFailed,
     RunStatus,
@@ -150,6 +154,8 @@ def _run(
     root_run_id: str | None = None,
     on_event: EventCallback | None = None,
     max_concurrent: int | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    on_run_id: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Validate config, then record and execute the run (closing storage it opened itself)."""
     step_config = validate_run_config(defs, plan, run_config)
@@ -170,9 +176,12 @@ def _run(
         definitions=defs,
         step_config=step_config,
         max_concurrent=max_concurrent,
+        should_cancel=should_cancel,
     )
     with reading_storage(storage) as store:
         store.add_run(record)
+        if on_run_id is not None:
+            on_run_id(record.run_id)
         events, status = _stream_events(chosen, plan, request, store, on_event)
     result = RunResult(
         run_id=record.run_id, status=status, events=events, definitions=defs, plan=plan
@@ -198,6 +207,11 @@ def _stream_events(
         nonlocal status
         writer.write(event)
         events.append(event)
+        if isinstance(event, StepFailed):
+            # Partition status follows its step: each partition the step covered failed.
+            for failed in _partitions_failed(plan, event):
+                writer.write(failed)
+                events.append(failed)
         if isinstance(event, RunFailed):
             status = RunStatus.FAILURE
         elif isinstance(event, RunCanceled):
@@ -229,6 +243,35 @@ def _stream_events(
     return events, status
 
 
+def _partitions_failed(plan: ExecutionPlan, event: StepFailed) -> list[PartitionFailed]:
+    step = plan.step(event.step_key)
+    reason = f"step {step.key!r} failed: {event.error.type_name if event.error else 'error'}"
+    return [
+        PartitionFailed(
+            run_id=event.run_id,
+            step_key=step.key,
+            asset_key=key,
+            partition=partition,
+            reason=reason,
+        )
+        for key in step.asset_keys
+        for partition in step.partition_keys
+    ]
+
+
+def run_plan(defs: Definitions, plan: ExecutionPlan, **options: Any) -> RunResult:
+    """Run an already-built plan (backfills, re-execution); options as for `materialize`."""
+    return _run(
+        defs,
+        plan,
+        run_config=options.pop("run_config", None),
+        executor=options.pop("executor", None),
+        storage=options.pop("storage", None),
+        raise_on_error=options.pop("raise_on_error", True),
+        **options,
+    )
+
+
 def _failure_summary(result: RunResult) -> str:
     failures = result.failed_steps
     if not failures:
@@ -254,6 +297,9 @@ def materialize(
     tags: Mapping[str, str] | None = None,
     on_event: EventCallback | None = None,
     max_concurrent: int | None = None,
+    partition_key: str | None = None,
+    partition_range: PartitionKeyRange | str | None = None,
+    stale_only: bool = False,
 ) -> RunResult:
     """Materialize assets: plan the selection, run it, record everything.
 
@@ -268,6 +314,11 @@ def materialize(
         ray_address: Ray cluster to attach to (``auto``, ``ray://host:10001``); default
             ``$RAY_ADDRESS``, else a local Ray started once per process.
         max_concurrent: Most steps of this run running at once.
+        partition_key: The partition to materialize, for partitioned assets.
+        partition_range: A range of partitions (``PartitionKeyRange`` or ``"A...B"``), one
+            step per partition (or per batch, with a `BackfillPolicy`).
+        stale_only: Run only what is stale (code version changed, or an upstream partition
+            it read was materialized again since).
         raise_on_error: Raise `StepExecutionError` if the run does not succeed.
         storage: Run storage; defaults to `raystra.storage.open_storage()`.
 
@@ -280,7 +331,13 @@ def materialize(
         True
     """
     defs = _as_definitions(assets_or_definitions, resources)
-    plan = build_asset_plan(defs, resolve_selection(defs, selection))
+    keys = resolve_selection(defs, selection)
+    request = partition_request(partition_key, partition_range)
+    if request is None and not stale_only and not defs.partitioned:
+        plan = build_asset_plan(defs, keys)
+    else:
+        with reading_storage(storage) as store:
+            plan = plan_assets(defs, keys, request, store, only="stale" if stale_only else None)
     return _run(
         defs,
         plan,
@@ -293,6 +350,27 @@ def materialize(
         on_event=on_event,
         max_concurrent=max_concurrent,
     )
+
+
+def partition_request(
+    partition_key: str | None, partition_range: PartitionKeyRange | str | None
+) -> PartitionRequest | None:
+    """The `PartitionRequest` for materialize's partition options (None: none given)."""
+    if partition_key is not None and partition_range is not None:
+        raise SelectionError("Pass partition_key or partition_range, not both.")
+    if partition_key is not None:
+        return PartitionRequest(keys=(partition_key,))
+    if isinstance(partition_range, str):
+        start, sep, end = partition_range.partition("...")
+        if not sep or not start or not end:
+            raise SelectionError(
+                f"Partition range {partition_range!r} should look like 'FIRST...LAST', e.g. "
+                "'2024-01-01...2024-01-31' (both ends included)."
+            )
+        partition_range = PartitionKeyRange(start, end)
+    if partition_range is not None:
+        return PartitionRequest(key_range=partition_range)
+    return None
 
 
 def execute_job(

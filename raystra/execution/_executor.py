@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,9 @@ class RunRequest:
     definitions: Definitions
     step_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     max_concurrent: int | None = None
+    # Asked about once a second while the run goes on; True stops the run as CANCELED (e.g.
+    # `raystra backfill cancel` from another process).
+    should_cancel: Callable[[], bool] | None = None
 
 
 class Executor(abc.ABC):

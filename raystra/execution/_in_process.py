@@ -9,6 +9,7 @@ from typing import Any
 from raystra.events import (
     Event,
     PartitionFailed,
+    RunCanceled,
     RunFailed,
     RunStarted,
     RunSucceeded,
@@ -56,6 +57,9 @@ class InProcessExecutor(Executor):
         not_done: dict[str, str] = {}  # step key -> "failed" | "skipped"
         failed: list[str] = []
         for step in plan.steps:
+            if request.should_cancel is not None and request.should_cancel():
+                yield RunCanceled(run_id=run_id, reason="canceled on request")
+                return
             blocked = [key for key in step.upstream_step_keys if key in not_done]
             if blocked:
                 not_done[step.key] = "skipped"

@@ -6,6 +6,7 @@ import contextlib
 import heapq
 import itertools
 import os
+import time
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from raystra.events import (
     ErrorInfo,
     Event,
     PartitionFailed,
+    RunCanceled,
     RunFailed,
     RunStarted,
     RunSucceeded,
@@ -87,7 +89,9 @@ class RayExecutor(Executor):
         finally:
             run.cancel_pending()
             withdraw(run.run_key)
-        if run.failed:
+        if run.canceled:
+            yield RunCanceled(run_id=request.run_id, reason="canceled on request")
+        elif run.failed:
             yield RunFailed(
                 run_id=request.run_id,
                 failed_step_keys=tuple(run.failed),
@@ -129,6 +133,8 @@ class _RunDriver:
         self.ready_limited: list[tuple[int, str]] = []  # heap of limited steps, plan order
         self.outcome: dict[str, str] = {}  # step key -> success | failed | skipped
         self.failed: list[str] = []
+        self.canceled = False
+        self.cancel_checked_at = time.monotonic()
 
     # -- submission --------------------------------------------------------------------------
 
@@ -147,6 +153,9 @@ class _RunDriver:
 
     def _upstream_refs(self, step: Step) -> list[Any]:
         data = {i.upstream_step_key for i in step.inputs if i.upstream_step_key is not None}
+        data.update(
+            producer for i in step.inputs for _, producer in i.partitions if producer is not None
+        )
         # Data dependencies pass the values (resolved zero-copy in the worker); ordering-only
         # dependencies pass the small report, so no data moves for them.
         return [
@@ -213,12 +222,22 @@ class _RunDriver:
         self._submit_offered()
         self._submit_limited()
         while self.pending:
+            if self._cancel_requested():
+                self.canceled = True
+                return
             ready = self._wait()
             for ref, report in zip(ready, self._fetch(ready), strict=True):
                 kind, step_key = self.pending.pop(ref)
                 yield from self._handle(kind, step_key, report)
             self._submit_offered()
             self._submit_limited()
+
+    def _cancel_requested(self) -> bool:
+        should_cancel = self.request.should_cancel
+        if should_cancel is None or time.monotonic() - self.cancel_checked_at < 1.0:
+            return False
+        self.cancel_checked_at = time.monotonic()
+        return should_cancel()
 
     def _wait(self) -> list[Any]:
         """Ready reports: block for the first, then gather what finishes within a few ms.
