@@ -60,7 +60,10 @@ def output_path(root: str, context: OutputContext, ext: str) -> str:
     else:
         parts = [_segment(part) for part in context.identity()]
     if context.partition_key is not None:
-        parts += [f"partition={_segment(context.partition_key)}", "data"]
+        # One directory per dimension (``date=.../region=...``) for multi-partitions.
+        dims = context.partition_dimensions or {"partition": context.partition_key}
+        parts += [f"{dim}={_segment(key)}" for dim, key in dims.items()]
+        parts.append("data")
     return f"{root.rstrip('/')}/{'/'.join(parts)}.{ext}"
 
 
