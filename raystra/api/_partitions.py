@@ -198,6 +198,7 @@ class AssetPartitionStatus:
     partitions_def: PartitionsDefinition | None
     keys: Mapping[str, list[str | None]]
     stale_because: Mapping[str | None, list[str]] = field(default_factory=dict)
+    all_keys: Sequence[str | None] = field(default=(), repr=False)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -206,7 +207,7 @@ class AssetPartitionStatus:
 
     def ranges(self, state: str) -> list[tuple[str, str]]:
         """Consecutive runs of partitions in ``state``, as (first, last) pairs."""
-        return _ranges(self.partitions_def, self.keys.get(state, []))
+        return _ranges(self.all_keys, self.keys.get(state, []))
 
 
 def asset_partition_status(
@@ -246,7 +247,11 @@ def asset_partition_status(
         else:
             keys["fresh"].append(partition)
     return AssetPartitionStatus(
-        asset_key=key, partitions_def=definition, keys=keys, stale_because=reasons
+        asset_key=key,
+        partitions_def=definition,
+        keys=keys,
+        stale_because=reasons,
+        all_keys=all_keys if definition is not None else (),
     )
 
 
@@ -257,12 +262,9 @@ def _code_version(defs: Definitions, key: AssetKey) -> str | None:
     return None
 
 
-def _ranges(
-    definition: PartitionsDefinition | None, keys: Sequence[str | None]
-) -> list[tuple[str, str]]:
-    if definition is None or not keys:
+def _ranges(all_keys: Sequence[str | None], keys: Sequence[str | None]) -> list[tuple[str, str]]:
+    if not all_keys or not keys:
         return []
-    all_keys = list(definition.get_partition_keys())
     index = {key: i for i, key in enumerate(all_keys)}
     runs: list[tuple[str, str]] = []
     start = previous = None
