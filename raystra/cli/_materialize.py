@@ -33,6 +33,32 @@ def materialize(
             help="Assets to run: 'key:raw/*', 'group:sales', '+report', 'a or b', '*' (all).",
         ),
     ] = "*",
+    partition: Annotated[
+        str | None,
+        typer.Option(
+            "--partition",
+            metavar="KEY",
+            help="The partition of partitioned assets to materialize, e.g. 2024-03-01.",
+            show_default=False,
+        ),
+    ] = None,
+    partition_range: Annotated[
+        str | None,
+        typer.Option(
+            "--partition-range",
+            metavar="FIRST...LAST",
+            help="A range of partitions, both ends included: 2024-03-01...2024-03-31.",
+            show_default=False,
+        ),
+    ] = None,
+    stale_only: Annotated[
+        bool,
+        typer.Option(
+            "--stale-only",
+            help="Only what is stale: code version changed, or an upstream partition it read "
+            "was materialized again since.",
+        ),
+    ] = False,
     config: ConfigOption = None,
     tag: TagOption = None,
     executor: ExecutorOption = None,
@@ -44,8 +70,10 @@ def materialize(
 ) -> None:
     """Materialize the selected assets (on Ray by default), showing progress as steps finish.
 
-    Exits 0 when the run succeeded, 1 when it failed (see `raystra runs show RUN`), 2 when the
-    definitions, selection or config are invalid.
+    Partitioned assets need --partition KEY or --partition-range FIRST...LAST (or --stale-only);
+    for many partitions, `raystra backfill` records the targets and can resume. Exits 0 when the
+    run succeeded, 1 when it failed (see `raystra runs show RUN`), 2 when the definitions,
+    selection, partitions or config are invalid.
     """
     defs = definitions_from(ctx, module, file, attribute)
     selection = AssetSelection.from_string(select)
@@ -63,6 +91,9 @@ def materialize(
             raise_on_error=False,
             tags=tags,
             on_event=on_event,
+            partition_key=partition,
+            partition_range=partition_range,
+            stale_only=stale_only,
         )
     )
 

@@ -3,14 +3,15 @@
 On a terminal a live progress bar shows steps done/total and the current step; otherwise (CI
 logs, pipes) each finished step prints one plain line. Either way the run ends with its id,
 status and a per-step table, and a failed run exits 1 naming the failed step and how to see its
-traceback.
+traceback. `TargetProgress` counts a backfill's (asset, partition) targets instead of steps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -18,10 +19,12 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.table import Table
 from rich.text import Text
@@ -32,6 +35,7 @@ from raystra.events import (
     AssetMaterialized,
     ErrorInfo,
     Event,
+    PartitionFailed,
     RunCanceled,
     RunFailed,
     RunStarted,
@@ -42,7 +46,7 @@ from raystra.events import (
     StepSucceeded,
 )
 
-__all__ = ["RunProgress", "one_line", "print_run_summary", "run_and_report"]
+__all__ = ["RunProgress", "TargetProgress", "one_line", "print_run_summary", "run_and_report"]
 
 EventCallback = Callable[[Event], None]
 
@@ -68,6 +72,7 @@ class RunProgress:
         self.run_id: str | None = None
         self._order: tuple[str, ...] = ()
         self._finished: set[str] = set()
+        self._cursor = 0
         self._rows: dict[str, int] = {}
         self._progress: Progress | None = None
         self._task: TaskID | None = None
@@ -75,13 +80,7 @@ class RunProgress:
     def __enter__(self) -> RunProgress:
         if self.live:
             self._progress = Progress(
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("steps"),
-                TimeElapsedColumn(),
-                TextColumn("{task.fields[current]}", style="cyan"),
+                *self._columns(),
                 console=self.console,
                 transient=True,
                 # The steps' own stdout is captured into the run's log; keep rich out of it.
@@ -99,6 +98,17 @@ class RunProgress:
     ) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+    def _columns(self) -> tuple[ProgressColumn, ...]:
+        return (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("steps"),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[current]}", style="cyan"),
+        )
 
     def on_event(self, event: Event) -> None:
         """Update the display for one event (the `on_event` callback of the run API)."""
@@ -133,20 +143,34 @@ class RunProgress:
     def _started(self, event: RunStarted) -> None:
         self.run_id = event.run_id
         self._order = event.step_keys
-        total = len(event.step_keys)
+        _, total = self._tally()
         if self._progress is not None:
             self._task = self._progress.add_task(
-                f"Run {short_id(event.run_id)}", total=total, current=""
+                f"Run {short_id(event.run_id)}", total=total, current="", **self._fields()
             )
             self._set_current(self._next_pending())
         else:
-            self.console.print(
-                f"Run {event.run_id} started: {total} step(s), executor {event.executor}",
-                markup=False,
-            )
+            self.console.print(self._start_message(event), markup=False)
+
+    def _start_message(self, event: RunStarted) -> str:
+        return (
+            f"Run {event.run_id} started: {len(event.step_keys)} step(s), executor {event.executor}"
+        )
+
+    def _tally(self) -> tuple[int, int]:
+        """(finished, total), in the unit the bar counts: steps."""
+        return len(self._finished), len(self._order)
+
+    def _fields(self) -> dict[str, Any]:
+        """Extra task fields the columns show."""
+        return {}
 
     def _next_pending(self) -> str:
-        return next((key for key in self._order if key not in self._finished), "")
+        # Finished steps only accumulate, so the first pending one never moves back: keep a
+        # cursor rather than rescanning (a backfill can have 100,000 steps).
+        while self._cursor < len(self._order) and self._order[self._cursor] in self._finished:
+            self._cursor += 1
+        return self._order[self._cursor] if self._cursor < len(self._order) else ""
 
     def _set_current(self, step_key: str) -> None:
         if self._progress is not None and self._task is not None:
@@ -154,9 +178,9 @@ class RunProgress:
 
     def _step_done(self, step_key: str, status: str, detail: str, *, always: bool = False) -> None:
         self._finished.add(step_key)
-        done, total = len(self._finished), len(self._order)
+        done, total = self._tally()
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, completed=done)
+            self._progress.update(self._task, completed=done, **self._fields())
             # On Ray a step's start arrives with its report, after it ran: show the next
             # unfinished step in plan order as the one running.
             self._set_current(self._next_pending())
@@ -169,6 +193,97 @@ class RunProgress:
 
     def _note(self, text: str, *, style: str) -> None:
         self.console.print(Text(text, style=style))
+
+
+class TargetProgress(RunProgress):
+    """Like `RunProgress`, but counting (asset, partition) targets, with failures and an ETA.
+
+    ``targets_per_step`` is asked once, when the run starts, how many targets each step
+    materializes (steps it leaves out count as one).
+
+    Example:
+        >>> progress = TargetProgress(output_console(), lambda keys: {}, label="Backfill b1")
+        >>> with progress:  # doctest: +SKIP
+        ...     backfill(defs, "*", partitions=request, on_event=progress.on_event)
+    """
+
+    def __init__(
+        self,
+        console: Console,
+        targets_per_step: Callable[[Sequence[str]], Mapping[str, int]],
+        *,
+        label: str,
+        live: bool | None = None,
+    ) -> None:
+        super().__init__(console, live=live)
+        self.label = label
+        self.done = self.failed = self.skipped = 0
+        self._targets_per_step = targets_per_step
+        self._per_step: Mapping[str, int] = {}
+        self._total = 0
+        self._reported: dict[str, int] = {}
+
+    def _columns(self) -> tuple[ProgressColumn, ...]:
+        return (
+            SpinnerColumn(),
+            TextColumn(self.label),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("targets"),
+            TextColumn("{task.fields[problems]}", style="yellow"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[current]}", style="cyan"),
+        )
+
+    def on_event(self, event: Event) -> None:
+        """Count the event's targets, then update the display as `RunProgress` does."""
+        if isinstance(event, RunStarted):
+            self._per_step = self._targets_per_step(event.step_keys)
+            self._total = sum(self._per_step.get(key, 1) for key in event.step_keys)
+        elif isinstance(event, AssetMaterialized):
+            self._reported[event.step_key] = self._reported.get(event.step_key, 0) + 1
+            self.done += 1
+            self._refresh()
+        elif isinstance(event, PartitionFailed):
+            self._reported[event.step_key] = self._reported.get(event.step_key, 0) + 1
+            self.failed += 1
+            self._partition_failed(event)
+        elif isinstance(event, StepFailed):
+            self.failed += self._unreported(event.step_key)
+        elif isinstance(event, StepSkipped):
+            self.skipped += self._unreported(event.step_key)
+        super().on_event(event)
+
+    def _unreported(self, step_key: str) -> int:
+        return max(self._per_step.get(step_key, 1) - self._reported.get(step_key, 0), 0)
+
+    def _tally(self) -> tuple[int, int]:
+        return self.done + self.failed + self.skipped, self._total
+
+    def _fields(self) -> dict[str, Any]:
+        counts = ((self.failed, "failed"), (self.skipped, "skipped"))
+        return {"problems": ", ".join(f"{n} {what}" for n, what in counts if n)}
+
+    def _start_message(self, event: RunStarted) -> str:
+        _, total = self._tally()
+        return (
+            f"{self.label}: run {event.run_id} started: {total} target(s) in "
+            f"{len(event.step_keys)} step(s), executor {event.executor}"
+        )
+
+    def _refresh(self) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=self._tally()[0], **self._fields())
+
+    def _partition_failed(self, event: PartitionFailed) -> None:
+        self._refresh()
+        done, total = self._tally()
+        line = Text(f"[{done}/{total}] {event.asset_key.to_user_string()}[{event.partition}] ")
+        line.append_text(status_text("FAILURE"))
+        line.append(f"  {event.reason}" if event.reason else "")
+        self.console.print(line)
 
 
 @dataclass
@@ -215,6 +330,9 @@ def print_run_summary(console: Console, result: RunResult) -> None:
     header.append_text(status_text(result.status.value))
     header.append(f" in {took}")
     console.print(header)
+    if not result.plan.steps:
+        console.print("Nothing needed running: the selection planned no steps.", markup=False)
+        return
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     for column in ("step", "status", "attempts", "duration", "rows", "detail"):
         table.add_column(column, overflow="fold")

@@ -16,7 +16,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 import raystra
-from raystra.cli import _assets, _check, _jobs, _materialize, _runs
+from raystra.cli import _assets, _backfill, _check, _jobs, _materialize, _partitions, _runs
 from raystra.cli._loading import AttributeOption, DefinitionsTarget, FileOption, ModuleOption
 from raystra.cli._render import error_console
 from raystra.errors import RaystraError
@@ -111,6 +111,8 @@ app.command("reexecute")(_materialize.reexecute)
 app.add_typer(_assets.app, name="assets")
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_jobs.app, name="job")
+app.add_typer(_backfill.app, name="backfill")
+app.add_typer(_partitions.app, name="partitions")
 
 
 def main() -> None:
