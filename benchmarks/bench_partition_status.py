@@ -22,11 +22,11 @@ from pathlib import Path
 
 os.environ.setdefault("RAYSTRA_HOME", tempfile.mkdtemp(prefix="raystra-bench-"))
 
-from raystra import AssetKey, Definitions, HourlyPartitionsDefinition, asset  # noqa: E402
-from raystra.api import PartitionRequest, asset_partition_status  # noqa: E402
-from raystra.api._backfill import plan_assets  # noqa: E402
-from raystra.events import AssetMaterialized, data_version  # noqa: E402
-from raystra.storage import RunRecord, open_storage  # noqa: E402
+from raystra import AssetKey, Definitions, HourlyPartitionsDefinition, asset
+from raystra.api import PartitionRequest, asset_partition_status
+from raystra.api._backfill import plan_assets
+from raystra.events import AssetMaterialized, data_version
+from raystra.storage import RunRecord, open_storage
 
 
 def _definitions(count: int) -> Definitions:
