@@ -100,3 +100,12 @@ def test_failed_partition_is_isolated_and_resume_runs_only_the_rest() -> None:
         "two_day[2024-02-05]",
         "two_day[2024-02-06]",
     ]
+
+
+def test_backfill_under_a_concurrency_limit_submits_each_step_once() -> None:
+    result = raystra.backfill(
+        _defs(), "events two_day", partitions=PartitionRequest(all=True), max_concurrent=3
+    )
+
+    assert result.success
+    assert result.record.counts == {"materialized": 20}

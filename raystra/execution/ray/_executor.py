@@ -193,6 +193,9 @@ class _RunDriver:
         deferred: list[tuple[int, str]] = []
         while self.ready_limited:
             entry = heapq.heappop(self.ready_limited)
+            if entry[1] in self.reports:
+                # Queued twice (its last parent finished while it waited to be offered).
+                continue
             step = self.plan.step(entry[1])
             if self.limits.try_acquire(step):
                 self._submit(step)
