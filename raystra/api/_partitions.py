@@ -229,7 +229,7 @@ def asset_partition_status(
     )
     states = storage.partition_states(key)
     stale_because = storage.stale_partitions(key)
-    code_version = _code_version(defs, key)
+    code_version = defs.code_version_for(key)
     keys: dict[str, list[str | None]] = {state: [] for state in STATES}
     reasons: dict[str | None, list[str]] = {}
     for partition in all_keys:
@@ -253,13 +253,6 @@ def asset_partition_status(
         stale_because=reasons,
         all_keys=all_keys if definition is not None else (),
     )
-
-
-def _code_version(defs: Definitions, key: AssetKey) -> str | None:
-    definition: Any = defs.get_definition(key)
-    if hasattr(definition, "output_for_key"):
-        return definition.output_for_key(key).code_version  # type: ignore[no-any-return]
-    return None
 
 
 def _ranges(all_keys: Sequence[str | None], keys: Sequence[str | None]) -> list[tuple[str, str]]:

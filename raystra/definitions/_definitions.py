@@ -141,6 +141,13 @@ class Definitions:
                     mappings[(key, upstream_key)] = resolved
         return mappings
 
+    def code_version_for(self, key: AssetKey) -> str | None:
+        """The ``code_version`` of asset ``key`` (None for external assets and unversioned ones)."""
+        definition = self.get_definition(key)
+        if isinstance(definition, AssetsDefinition):
+            return definition.output_for_key(key).code_version
+        return None
+
     def partitions_def_for(self, key: AssetKey) -> PartitionsDefinition | None:
         """How asset ``key`` is partitioned (None when it is not)."""
         return self.get_definition(key).partitions_def

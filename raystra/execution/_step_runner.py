@@ -15,7 +15,6 @@ from typing import Any
 
 from raystra.definitions import (
     AssetExecutionContext,
-    AssetKey,
     AssetsDefinition,
     Definitions,
     InputContext,
@@ -263,7 +262,7 @@ def _consumed(attempt: _Attempt, partition: str | None) -> tuple[dict[str, Any],
         if upstream_key is None:
             continue
         label = upstream_key.to_user_string()
-        code_version = _code_version(definitions, upstream_key)
+        code_version = definitions.code_version_for(upstream_key)
         if step_input.partitioned:
             produced = dict(step_input.partitions)
             read: list[str | None] = list(produced)
@@ -303,13 +302,6 @@ def _read_by(
         [partition], getattr(attempt.node, "partitions_def", None), upstream_def
     )
     return [key for key in keys if key in produced]
-
-
-def _code_version(definitions: Definitions, key: AssetKey) -> str | None:
-    definition = definitions.get_definition(key)
-    if isinstance(definition, AssetsDefinition):
-        return definition.output_for_key(key).code_version
-    return None
 
 
 def _teardown(resources: Mapping[str, Any]) -> None:
