@@ -74,6 +74,8 @@ class ConfigurableResource(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
     _env_vars: dict[str, str] = PrivateAttr(default_factory=dict)
+    # Fields holding resources, found once: `resolved` runs for every step.
+    _nested_fields: tuple[str, ...] = PrivateAttr(default=())
 
     def __init__(self, **data: Any) -> None:
         env_fields = {name: value for name, value in data.items() if isinstance(value, EnvVar)}
@@ -87,6 +89,11 @@ class ConfigurableResource(BaseModel):
                 )
         super().__init__(**data)
         self._env_vars = {name: value.env_var_name for name, value in env_fields.items()}
+        self._nested_fields = tuple(
+            name
+            for name in type(self).model_fields
+            if isinstance(getattr(self, name), ConfigurableResource)
+        )
 
     @property
     def env_var_fields(self) -> Mapping[str, str]:
@@ -112,14 +119,12 @@ class ConfigurableResource(BaseModel):
                 )
             updates[field_name] = value
             secrets.append(value)
-        for field_name in type(self).model_fields:
+        for field_name in self._nested_fields:
             nested = getattr(self, field_name)
-            if isinstance(nested, ConfigurableResource):
-                resolved_nested, nested_secrets = nested.resolved(
-                    resource_key=f"{label}.{field_name}"
-                )
+            resolved_nested, nested_secrets = nested.resolved(resource_key=f"{label}.{field_name}")
+            if resolved_nested is not nested:
                 updates[field_name] = resolved_nested
-                secrets.extend(nested_secrets)
+            secrets.extend(nested_secrets)
         if not updates:
             return self, ()
         copy = self.model_copy(update=updates)

@@ -16,11 +16,25 @@ __all__ = ["StepLogCapture"]
 _MAX_LINE_CHARS = 16_000  # one runaway print must not bloat the event log
 
 
+_MESSAGE_ONLY = logging.Formatter("%(message)s")  # message, then any traceback
+
+
 class _EventHandler(logging.Handler):
+    """Turns records of one step's logger into events.
+
+    ``logging.Handler.__init__`` is skipped on purpose: it registers every handler in a global
+    list and creates a lock, which costs more than a trivial step's work, and this handler is
+    used by one step attempt only and never shared between threads.
+    """
+
     def __init__(self, emit_line: Callable[[str, str, str], None]) -> None:
-        super().__init__(level=logging.DEBUG)
+        self._name = None
+        self.level = logging.DEBUG
+        self.filters = []
+        self.formatter = _MESSAGE_ONLY
+        self.lock = None  # Handler.acquire/release do nothing without one
+        self._closed = False
         self._emit_line = emit_line
-        self.setFormatter(logging.Formatter("%(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:

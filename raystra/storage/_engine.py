@@ -34,6 +34,10 @@ _SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_MIGRATION_LOCK = 0x72617973
 
 
+# One encoder for every call: json.dumps with options builds a new one each time.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(value: Any) -> str:
     """JSON for event payloads and JSON columns: compact, unicode kept as-is.
 
@@ -41,7 +45,7 @@ def dumps(value: Any) -> str:
         >>> dumps({"rows": 3, "path": "é"})
         '{"rows":3,"path":"é"}'
     """
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(value)
 
 
 def parse_url(url: str) -> URL:

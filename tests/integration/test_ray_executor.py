@@ -328,3 +328,36 @@ def test_reexecute_from_failure_on_ray(tmp_path: Path) -> None:
         "fragile",
         "final",
     ]
+
+
+@asset
+def shipped_a() -> int:
+    return 1
+
+
+@asset
+def shipped_b(shipped_a: int) -> int:
+    return shipped_a + 1
+
+
+def _published_step_sets() -> set[str]:
+    from ray.experimental import internal_kv
+
+    return {
+        key.decode() if isinstance(key, bytes) else key
+        for key in internal_kv._internal_kv_list("steps/", namespace="raystra")
+    }
+
+
+def test_runs_of_one_plan_share_one_published_step_set() -> None:
+    """Repeated runs (a schedule, a re-run) do not grow the cluster's store per run."""
+    defs = Definitions([shipped_a, shipped_b])
+    before = _published_step_sets()
+    for _ in range(3):
+        assert materialize(defs).output_for("shipped_b") == 2
+    after_same_plan = _published_step_sets() - before
+    assert len(after_same_plan) == 1
+    assert materialize(defs, selection="shipped_a").output_for("shipped_a") == 1
+    assert len(_published_step_sets() - before) == 2  # another plan, another entry
+    # The first plan's steps are still served to workers (they cache what they decoded).
+    assert materialize(defs).output_for("shipped_b") == 2

@@ -30,8 +30,21 @@ from raystra.events import (
 from raystra.execution._executor import Executor, RunRequest
 from raystra.execution.ray._cluster import check_feasible, connect
 from raystra.execution.ray._limits import ConcurrencyLimits
-from raystra.execution.ray._shipping import publish, publish_definitions, withdraw
-from raystra.execution.ray._tasks import RunContext, StepReport, compute_step, persist_step
+from raystra.execution.ray._shipping import (
+    publish,
+    publish_definitions,
+    publish_steps,
+    release_steps,
+    withdraw,
+)
+from raystra.execution.ray._tasks import (
+    RunContext,
+    StepReport,
+    compute_step,
+    pack_report,
+    persist_step,
+    unpack_report,
+)
 from raystra.planning import ExecutionPlan, Step
 
 __all__ = ["RayExecutor"]
@@ -89,6 +102,7 @@ class RayExecutor(Executor):
         finally:
             run.cancel_pending()
             withdraw(run.run_key)
+            release_steps(run.steps_key)
         if run.canceled:
             yield RunCanceled(run_id=request.run_id, reason="canceled on request")
         elif run.failed:
@@ -108,10 +122,11 @@ class _RunDriver:
         self.plan = plan
         self.request = request
         self.defer_bytes = defer_bytes
+        self.steps_key = publish_steps(plan.steps)
         context = RunContext(
             run_id=request.run_id,
             definitions_key=publish_definitions(request.definitions),
-            plan=plan,
+            steps_key=self.steps_key,
             step_config=request.step_config,
             defer_bytes=defer_bytes,
         )
@@ -263,12 +278,12 @@ class _RunDriver:
     def _fetch(refs: list[Any]) -> list[StepReport | BaseException]:
         """The reports behind ``refs`` in one call; a task Ray could not finish gives its error."""
         try:
-            return list(ray.get(refs))
+            return [unpack_report(packed) for packed in ray.get(refs)]
         except (RayError, TaskCancelledError):
             results: list[StepReport | BaseException] = []
             for ref in refs:
                 try:
-                    results.append(ray.get(ref))
+                    results.append(unpack_report(ray.get(ref)))
                 except (RayError, TaskCancelledError) as exc:
                     results.append(exc)
             return results
@@ -284,7 +299,7 @@ class _RunDriver:
             yield from _lost_attempts(self.request.run_id, report)
         yield from report.events
         if report.status == "deferred":
-            persist_ref = _persist.remote(self.run_key, report, self.values[step_key])
+            persist_ref = _persist.remote(self.run_key, pack_report(report), self.values[step_key])
             self.pending[persist_ref] = ("persist", step_key)
             self._finish_compute(step, "success", persisted=False)
             return

@@ -7,11 +7,15 @@ too) and keeps it deserialised; later tasks of the run hit the cache.
 Why not an ObjectRef argument: a ref passed per task, top-level or nested in a list, costs
 Ray dependency tracking (or the borrower protocol) on every task, measured at 0.15-0.2 ms
 per step against 0.6-0.8 ms for a whole raw Ray task. A key costs nothing per task.
+
+A plan's steps are published by content (`publish_steps`): runs of the same plan (a
+schedule, a re-run) share one entry, and workers keep the steps they decoded across runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import pickle
 import uuid
 import weakref
@@ -25,8 +29,17 @@ from ray.experimental import internal_kv
 from raystra.definitions import Definitions, raystra_home
 from raystra.errors import RaystraError
 from raystra.execution._io import with_pinned_default_io_manager
+from raystra.planning import Step
 
-__all__ = ["fetch", "publish", "publish_definitions", "withdraw"]
+__all__ = [
+    "PackedSteps",
+    "fetch",
+    "publish",
+    "publish_definitions",
+    "publish_steps",
+    "release_steps",
+    "withdraw",
+]
 
 _NAMESPACE = "raystra"
 
@@ -39,6 +52,76 @@ _CACHE_KEPT = 8
 _PUBLISHED: weakref.WeakKeyDictionary[Definitions, tuple[str, str, str]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+# Driver side: step sets published by content -> [session, runs using it], oldest first.
+_STEPS: OrderedDict[str, list[Any]] = OrderedDict()
+_STEPS_KEPT = 16  # unused entries beyond this many are withdrawn
+
+
+class PackedSteps:
+    """A plan's steps, each pickled on its own, so a worker decodes only the steps it runs.
+
+    Decoding a whole 1,000-step plan costs a worker ~50 ms; one step ~10 us. Decoded steps
+    stay with the (cached) object, for the next run of the same plan.
+
+    Example:
+        >>> packed = PackedSteps(plan.steps)  # doctest: +SKIP
+        >>> packed.step("orders").key  # doctest: +SKIP
+        'orders'
+    """
+
+    def __init__(self, steps: tuple[Step, ...]) -> None:
+        self._packed = {s.key: pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL) for s in steps}
+        self._decoded: dict[str, Step] = {}
+
+    def digest(self) -> str:
+        """A content hash: equal for equal plans."""
+        digest = hashlib.blake2b(digest_size=16)
+        for key, packed in self._packed.items():
+            digest.update(key.encode())
+            digest.update(packed)
+        return digest.hexdigest()
+
+    def step(self, key: str) -> Step:
+        """Step ``key``, decoded on first use."""
+        step = self._decoded.get(key)
+        if step is None:
+            step = self._decoded[key] = pickle.loads(self._packed[key])
+        return step
+
+    def __getstate__(self) -> dict[str, bytes]:
+        return self._packed
+
+    def __setstate__(self, packed: dict[str, bytes]) -> None:
+        self._packed = packed
+        self._decoded = {}
+
+
+def publish_steps(steps: tuple[Step, ...]) -> str:
+    """Publish a plan's steps (once per session per distinct plan); `release_steps` after."""
+    packed = PackedSteps(steps)
+    key = f"steps/{packed.digest()}"
+    session = ray.get_runtime_context().get_job_id()
+    entry = _STEPS.get(key)
+    if entry is None or entry[0] != session:
+        blob = pickle.dumps(packed, protocol=pickle.HIGHEST_PROTOCOL)
+        internal_kv._internal_kv_put(key, blob, namespace=_NAMESPACE)
+        entry = _STEPS[key] = [session, 0]
+    entry[1] += 1
+    _STEPS.move_to_end(key)
+    return key
+
+
+def release_steps(key: str) -> None:
+    """A run using ``key`` ended; withdraw old entries no run uses."""
+    entry = _STEPS.get(key)
+    if entry is not None:
+        entry[1] -= 1
+    unused = [k for k, (_, users) in _STEPS.items() if users <= 0]
+    for stale in unused[: max(0, len(_STEPS) - _STEPS_KEPT)]:
+        del _STEPS[stale]
+        withdraw(stale)
 
 
 def publish(kind: str, value: Any) -> str:

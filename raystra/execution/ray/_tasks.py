@@ -2,26 +2,29 @@
 
 A compute task returns two objects: the step's output values (read by downstream tasks
 straight from the object store, never by the driver) and a small `StepReport` the driver
-waits on.
+waits on. Reports travel as standard-pickle bytes (`pack_report`): Ray would otherwise pickle
+them with cloudpickle, whose per-object Python hook costs more than a trivial step's work.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import ray
+from ray import cloudpickle
 
 from raystra.definitions import Definitions
 from raystra.events import ErrorInfo, Event, StepFailed, StepSucceeded, now
 from raystra.execution._handoff import gather_upstream
 from raystra.execution._persist import persist_outputs
 from raystra.execution._step_runner import run_step
-from raystra.execution.ray._shipping import fetch
+from raystra.execution.ray._shipping import PackedSteps, fetch
 from raystra.observability import StepLogCapture
-from raystra.planning import ExecutionPlan
+from raystra.planning import Step
 
 __all__ = [
     "NotProduced",
@@ -29,7 +32,9 @@ __all__ = [
     "StepReport",
     "compute_step",
     "output_nbytes",
+    "pack_report",
     "persist_step",
+    "unpack_report",
 ]
 
 
@@ -56,6 +61,22 @@ class StepReport:
     reason: str = ""  # why a step was skipped, when not simply "upstream step failed"
 
 
+def pack_report(report: StepReport) -> bytes:
+    """``report`` as bytes: standard pickle (fast), cloudpickle for what it cannot handle."""
+    try:
+        return pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        # Metadata holding an object defined in __main__ or a closure.
+        return bytes(cloudpickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL))  # type: ignore[no-untyped-call]
+
+
+def unpack_report(packed: bytes) -> StepReport:
+    """The report `pack_report` packed."""
+    report = pickle.loads(packed)
+    assert isinstance(report, StepReport)
+    return report
+
+
 @dataclass(frozen=True)
 class RunContext:
     """What a run's tasks share, published once per run (see `_shipping`).
@@ -67,9 +88,15 @@ class RunContext:
 
     run_id: str
     definitions_key: str
-    plan: ExecutionPlan
+    steps_key: str  # the plan's `PackedSteps`, published by content
     step_config: Mapping[str, Mapping[str, Any]]
     defer_bytes: int
+
+    def step(self, key: str) -> Step:
+        """The plan's step ``key``, decoded on first use in this worker."""
+        packed = fetch(self.steps_key)
+        assert isinstance(packed, PackedSteps)
+        return packed.step(key)
 
     @property
     def definitions(self) -> Definitions:
@@ -110,20 +137,32 @@ def _defer_at_least(threshold: int) -> Callable[[Any], bool]:
     return lambda value: output_nbytes(value) >= threshold
 
 
-def compute_step(run_key: str, step_key: str, *upstream: Any) -> tuple[Any, StepReport]:
-    """Run one step of the run published under ``run_key``.
+def compute_step(run_key: str, step_key: str, *upstream: Any) -> tuple[Any, bytes]:
+    """Run one step of the run published under ``run_key``; return (values, packed report).
 
     ``upstream`` holds, per upstream step in ``Step.upstream_step_keys`` order, that step's
-    output values (a dict) for data dependencies, or its report for ordering-only ones.
+    output values (a dict) for data dependencies, or its packed report for ordering-only ones.
     """
-    run = _context(run_key)
-    step = run.plan.step(step_key)
+    values, report = _compute(_context(run_key), step_key, upstream)
+    return values, pack_report(report)
+
+
+def _upstream_status(value: Any) -> str:
+    if isinstance(value, NotProduced):
+        return value.status
+    if isinstance(value, bytes):  # an ordering-only dependency's packed report
+        return unpack_report(value).status
+    return "success"
+
+
+def _compute(run: RunContext, step_key: str, upstream: tuple[Any, ...]) -> tuple[Any, StepReport]:
+    step = run.step(step_key)
     upstream_keys = step.upstream_step_keys
+    statuses = [_upstream_status(value) for value in upstream]
     blocked = tuple(
-        (key, value.status)
-        for key, value in zip(upstream_keys, upstream, strict=True)
-        if isinstance(value, NotProduced)
-        or (isinstance(value, StepReport) and value.status in ("failed", "skipped"))
+        (key, status)
+        for key, status in zip(upstream_keys, statuses, strict=True)
+        if status in ("failed", "skipped")
     )
     if blocked:
         return NotProduced(step.key, "skipped"), StepReport(step.key, "skipped", blocked_by=blocked)
@@ -165,11 +204,14 @@ def compute_step(run_key: str, step_key: str, *upstream: Any) -> tuple[Any, Step
     return outcome.outputs, report
 
 
-def persist_step(run_key: str, report: StepReport, values: Mapping[str, Any]) -> StepReport:
+def persist_step(run_key: str, packed_report: bytes, values: Mapping[str, Any]) -> bytes:
     """Commit the outputs a compute task deferred; succeed the step once all committed."""
-    run = _context(run_key)
+    return pack_report(_persist(_context(run_key), unpack_report(packed_report), values))
+
+
+def _persist(run: RunContext, report: StepReport, values: Mapping[str, Any]) -> StepReport:
     run_id = run.run_id
-    step = run.plan.step(report.step_key)
+    step = run.step(report.step_key)
     capture = StepLogCapture(run_id=run_id, step_key=step.key)
     try:
         with capture.capture_output():
