@@ -12,6 +12,7 @@ Writes benchmarks/results/overhead.json.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -54,17 +55,30 @@ def _one_or_two(count: int) -> Any:
     return _one if count == 0 else _two
 
 
+def settle(seconds: float = 0.5) -> None:
+    """Let the previous run's tail work finish before the next is timed.
+
+    Ray frees a finished run's objects and idles its workers asynchronously; without a pause
+    that work is billed to whichever system runs next.
+    """
+    gc.collect()
+    time.sleep(seconds)
+
+
 def measure(steps: int, repeat: int, with_persistence: bool) -> dict[str, Any]:
     layers, width = SHAPES[steps]
     defs = raystra.Definitions(layered_assets(layers, width))
     stored = raystra.Definitions(_persisting(list(defs.assets))) if with_persistence else None
     raw, ours, ours_stored = [], [], []
     for _ in range(repeat):
+        settle()
         raw.append(run_raw_ray(layers, width))
+        settle()
         started = time.perf_counter()
         raystra.materialize(defs, executor="ray")
         ours.append(time.perf_counter() - started)
         if stored is not None:
+            settle()
             started = time.perf_counter()
             raystra.materialize(stored, executor="ray")
             ours_stored.append(time.perf_counter() - started)

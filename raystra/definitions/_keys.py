@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from raystra.errors import InvalidNameError
 
@@ -45,6 +46,8 @@ class AssetKey:
     """
 
     path: tuple[str, ...]
+    if TYPE_CHECKING:  # set in __init__, not a dataclass field
+        _hash: int
 
     def __init__(self, path: str | Sequence[str]) -> None:
         parts = (path,) if isinstance(path, str) else tuple(path)
@@ -53,6 +56,19 @@ class AssetKey:
         for part in parts:
             validate_name(part, what="Asset key part")
         object.__setattr__(self, "path", parts)
+        object.__setattr__(self, "_hash", hash(parts))
+
+    def __hash__(self) -> int:
+        # Keys are hashed constantly (planning, lookups); the path never changes.
+        return self._hash
+
+    def __getstate__(self) -> tuple[str, ...]:
+        # The cached hash is not shipped: string hashes differ between processes.
+        return self.path
+
+    def __setstate__(self, path: tuple[str, ...]) -> None:
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "_hash", hash(path))
 
     @classmethod
     def from_user_string(cls, text: str) -> AssetKey:

@@ -18,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, Table, text
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import URL, make_url
@@ -26,7 +26,14 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from raystra.errors import RaystraError
 
-__all__ = ["alembic_config", "create_engine", "dumps", "parse_url", "upgrade_to_head"]
+__all__ = [
+    "alembic_config",
+    "create_engine",
+    "dumps",
+    "insert_rows",
+    "parse_url",
+    "upgrade_to_head",
+]
 
 _SCRIPT_LOCATION = "raystra.storage:migrations"
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -46,6 +53,27 @@ def dumps(value: Any) -> str:
         '{"rows":3,"path":"é"}'
     """
     return _ENCODER.encode(value)
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (plain column values, no JSON columns) in one executemany.
+
+    On SQLite this skips SQLAlchemy's per-row parameter processing, a large part of storing
+    a trivial step's events; other databases take the regular path.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(table.insert(), rows)
+        return
+    names = list(rows[0])
+    statement = _sqlite_insert_sql(table.name, tuple(names))
+    conn.exec_driver_sql(statement, [tuple(row[name] for name in names) for row in rows])
+
+
+@functools.cache
+def _sqlite_insert_sql(table_name: str, names: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table_name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
 
 
 def parse_url(url: str) -> URL:

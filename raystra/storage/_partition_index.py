@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from raystra.definitions._keys import AssetKey
 from raystra.events import AssetMaterialized, PartitionFailed
+from raystra.storage._engine import insert_rows
 from raystra.storage._schema import asset_partitions, dynamic_partitions, materialization_inputs
 
 __all__ = [
@@ -147,8 +148,7 @@ def _record_inputs(conn: Connection, materialized: Sequence[tuple[int, AssetMate
                     "upstream_data_version": version,
                 }
             )
-    if rows:
-        conn.execute(materialization_inputs.insert(), rows)
+    insert_rows(conn, materialization_inputs, rows)
 
 
 def _current_versions(

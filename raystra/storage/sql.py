@@ -61,7 +61,13 @@ from raystra.storage._base import (
     StepStats,
     StoredEvent,
 )
-from raystra.storage._engine import create_engine, dumps, parse_url, upgrade_to_head
+from raystra.storage._engine import (
+    create_engine,
+    dumps,
+    insert_rows,
+    parse_url,
+    upgrade_to_head,
+)
 from raystra.storage._partition_index import (
     PartitionState,
     add_dynamic_partitions,
@@ -364,13 +370,6 @@ class SqlRunStorage(RunStorage):
         self._engine.dispose()
 
 
-_EVENT_COLUMNS = ("run_id", "kind", "step_key", "asset_key", "timestamp", "payload")
-_SQLITE_INSERT_EVENTS = (
-    f"INSERT INTO {event_log.name} ({', '.join(_EVENT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _EVENT_COLUMNS)})"
-)
-
-
 def _insert_returning_ids(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """Insert event rows and return their ids, in order."""
     if conn.dialect.name != "sqlite":
@@ -381,9 +380,7 @@ def _insert_returning_ids(conn: Connection, rows: list[dict[str, Any]]) -> list[
     # SQLite: a plain executemany costs a fraction of SQLAlchemy's per-row parameter handling
     # (the event log is on every step's path). The ids are consecutive: this transaction holds
     # the database's write lock from its first insert, so no other writer can interleave.
-    conn.exec_driver_sql(
-        _SQLITE_INSERT_EVENTS, [tuple(row[name] for name in _EVENT_COLUMNS) for row in rows]
-    )
+    insert_rows(conn, event_log, rows)
     last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
     return list(range(last - len(rows) + 1, last + 1))
 

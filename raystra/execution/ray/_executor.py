@@ -122,7 +122,7 @@ class _RunDriver:
         self.plan = plan
         self.request = request
         self.defer_bytes = defer_bytes
-        self.steps_key = publish_steps(plan.steps)
+        self.steps_key = publish_steps(plan)
         context = RunContext(
             run_id=request.run_id,
             definitions_key=publish_definitions(request.definitions),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import pickle
+import threading
 import uuid
 import weakref
 from collections import OrderedDict
@@ -29,7 +30,7 @@ from ray.experimental import internal_kv
 from raystra.definitions import Definitions, raystra_home
 from raystra.errors import RaystraError
 from raystra.execution._io import with_pinned_default_io_manager
-from raystra.planning import Step
+from raystra.planning import ExecutionPlan, Step
 
 __all__ = [
     "PackedSteps",
@@ -57,6 +58,9 @@ _PUBLISHED: weakref.WeakKeyDictionary[Definitions, tuple[str, str, str]] = (
 # Driver side: step sets published by content -> [session, runs using it], oldest first.
 _STEPS: OrderedDict[str, list[Any]] = OrderedDict()
 _STEPS_KEPT = 16  # unused entries beyond this many are withdrawn
+# Plans (alive, often cached by the planner) whose steps were packed -> their key.
+_KEY_BY_PLAN: dict[int, str] = {}
+_STEPS_LOCK = threading.Lock()
 
 
 class PackedSteps:
@@ -98,30 +102,39 @@ class PackedSteps:
         self._decoded = {}
 
 
-def publish_steps(steps: tuple[Step, ...]) -> str:
+def publish_steps(plan: ExecutionPlan) -> str:
     """Publish a plan's steps (once per session per distinct plan); `release_steps` after."""
-    packed = PackedSteps(steps)
-    key = f"steps/{packed.digest()}"
+    key = _KEY_BY_PLAN.get(id(plan))
+    packed = None
+    if key is None:
+        packed = PackedSteps(plan.steps)
+        key = _KEY_BY_PLAN[id(plan)] = f"steps/{packed.digest()}"
+        weakref.finalize(plan, _KEY_BY_PLAN.pop, id(plan), None)
     session = ray.get_runtime_context().get_job_id()
-    entry = _STEPS.get(key)
-    if entry is None or entry[0] != session:
-        blob = pickle.dumps(packed, protocol=pickle.HIGHEST_PROTOCOL)
-        internal_kv._internal_kv_put(key, blob, namespace=_NAMESPACE)
-        entry = _STEPS[key] = [session, 0]
-    entry[1] += 1
-    _STEPS.move_to_end(key)
+    with _STEPS_LOCK:  # runs may start from several threads (daemon, UI)
+        entry = _STEPS.get(key)
+        if entry is None or entry[0] != session:
+            packed = packed or PackedSteps(plan.steps)
+            blob = pickle.dumps(packed, protocol=pickle.HIGHEST_PROTOCOL)
+            internal_kv._internal_kv_put(key, blob, namespace=_NAMESPACE)
+            entry = _STEPS[key] = [session, 0]
+        entry[1] += 1
+        _STEPS.move_to_end(key)
     return key
 
 
 def release_steps(key: str) -> None:
     """A run using ``key`` ended; withdraw old entries no run uses."""
-    entry = _STEPS.get(key)
-    if entry is not None:
-        entry[1] -= 1
-    unused = [k for k, (_, users) in _STEPS.items() if users <= 0]
-    for stale in unused[: max(0, len(_STEPS) - _STEPS_KEPT)]:
-        del _STEPS[stale]
-        withdraw(stale)
+    with _STEPS_LOCK:
+        entry = _STEPS.get(key)
+        if entry is not None:
+            entry[1] -= 1
+        unused = [k for k, (_, users) in _STEPS.items() if users <= 0]
+        stale = unused[: max(0, len(_STEPS) - _STEPS_KEPT)]
+        for key_to_drop in stale:
+            del _STEPS[key_to_drop]
+    for key_to_drop in stale:
+        withdraw(key_to_drop)
 
 
 def publish(kind: str, value: Any) -> str:

@@ -66,6 +66,16 @@ def test_selecting_one_output_of_a_multi_asset_runs_it_whole() -> None:
     assert plan.step("fork").output_names == ("left", "right")
 
 
+def test_the_same_selection_reuses_its_plan_and_another_gets_its_own() -> None:
+    first = build_asset_plan(DEFS, [AssetKey("clean"), AssetKey("raw")])
+    again = build_asset_plan(DEFS, [AssetKey("raw"), AssetKey("clean")])  # order is irrelevant
+    assert again is first
+    other = build_asset_plan(DEFS, [AssetKey("clean")])
+    assert other is not first and other.step_keys == ("clean",)
+    rebuilt = Definitions([raw, clean, audit, fork, joined, AssetSpec("vendor")])
+    assert build_asset_plan(rebuilt, [AssetKey("clean"), AssetKey("raw")]) is not first
+
+
 def test_plans_are_frozen_data() -> None:
     plan = build_asset_plan(DEFS, DEFS.asset_graph.materializable_keys)
     with pytest.raises(dataclasses.FrozenInstanceError):
