@@ -14,6 +14,7 @@ __all__ = [
     "InvalidDefinitionError",
     "InvalidNameError",
     "MissingResourceError",
+    "NothingToRunError",
     "PartitionKeyError",
     "PartitionMappingError",
     "RaystraError",
@@ -78,6 +79,20 @@ class RunConfigError(RaystraError, ValueError):
 
 class SelectionError(RaystraError, ValueError):
     """A selection string could not be parsed or matched nothing it should have."""
+
+
+class NothingToRunError(SelectionError):
+    """A valid request that selects no work: everything asked for is already fresh or done.
+
+    The CLI reports it and exits 0; callers polling for work (sensors) can catch it.
+
+    Example:
+        >>> try:
+        ...     raise NothingToRunError("Nothing is stale in the selection.")
+        ... except SelectionError as err:  # a NothingToRunError is a SelectionError
+        ...     str(err)
+        'Nothing is stale in the selection.'
+    """
 
 
 class DefinitionsLoadError(RaystraError):

@@ -238,12 +238,16 @@ class AssetMaterialized(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class PartitionFailed(Event):
-    """One partition of a multi-partition step failed; the step's other partitions committed."""
+    """An asset partition was not materialized because its step failed, or marked it failed.
+
+    A range step's other partitions may still have committed. ``partition`` is None for an
+    unpartitioned asset whose step failed (so its status shows failed, not missing).
+    """
 
     kind: ClassVar[str] = "PartitionFailed"
     step_key: str
     asset_key: AssetKey
-    partition: str
+    partition: str | None
     reason: str
 
 

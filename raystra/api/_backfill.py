@@ -15,7 +15,7 @@ from raystra.api._partitions import (
 )
 from raystra.api._storage import reading_storage
 from raystra.definitions import AssetKey, Definitions
-from raystra.errors import RaystraError, SelectionError
+from raystra.errors import NothingToRunError, RaystraError
 from raystra.events import (
     AssetMaterialized,
     Event,
@@ -127,7 +127,7 @@ def backfill(
         keys = resolve_selection(defs, selection)
         plan = plan_assets(defs, keys, partitions, store, only=only)
         if not plan.steps:
-            raise SelectionError(
+            raise NothingToRunError(
                 "Nothing to backfill: every selected partition is already "
                 f"{'materialized' if only == 'missing' else 'fresh'}."
             )

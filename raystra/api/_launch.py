@@ -21,7 +21,7 @@ from raystra.definitions import (
     RunConfig,
 )
 from raystra.definitions._partitions import PartitionKeyRange
-from raystra.errors import RaystraError, SelectionError, StepExecutionError
+from raystra.errors import NothingToRunError, RaystraError, SelectionError, StepExecutionError
 from raystra.events import (
     AssetMaterialized,
     ErrorInfo,
@@ -255,7 +255,7 @@ def _partitions_failed(plan: ExecutionPlan, event: StepFailed) -> list[Partition
             reason=reason,
         )
         for key in step.asset_keys
-        for partition in step.partition_keys
+        for partition in (step.partition_keys or (None,))
     ]
 
 
@@ -338,6 +338,11 @@ def materialize(
     else:
         with reading_storage(storage) as store:
             plan = plan_assets(defs, keys, request, store, only="stale" if stale_only else None)
+        if stale_only and not plan.steps:
+            raise NothingToRunError(
+                "Nothing is stale in the selection: every materialized asset (partition) is "
+                "up to date with its code version and upstream data. No run was recorded."
+            )
     return _run(
         defs,
         plan,

@@ -31,6 +31,7 @@ from rich.text import Text
 
 from raystra.api import RunResult
 from raystra.cli._render import format_duration, output_console, short_id, status_text
+from raystra.errors import NothingToRunError
 from raystra.events import (
     AssetMaterialized,
     ErrorInfo,
@@ -279,6 +280,8 @@ class TargetProgress(RunProgress):
 
     def _partition_failed(self, event: PartitionFailed) -> None:
         self._refresh()
+        if event.partition is None:  # an unpartitioned asset: its step's failure was shown
+            return
         done, total = self._tally()
         line = Text(f"[{done}/{total}] {event.asset_key.to_user_string()}[{event.partition}] ")
         line.append_text(status_text("FAILURE"))
@@ -375,6 +378,9 @@ def run_and_report(start: Callable[[EventCallback], RunResult]) -> None:
     try:
         with progress:
             result = start(progress.on_event)
+    except NothingToRunError as nothing:
+        console.print(Text(str(nothing), style="green"))
+        return
     except KeyboardInterrupt:
         which = f"Run {progress.run_id}" if progress.run_id else "The run"
         console.print(Text(f"Interrupted: {which} was recorded as CANCELED.", style="yellow"))

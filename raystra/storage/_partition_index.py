@@ -111,7 +111,7 @@ def index_partition_events(
         [
             {
                 "asset_key": event.asset_key.to_user_string(),
-                "partition": event.partition,
+                "partition": event.partition or UNPARTITIONED,
                 "status": "failed",
                 "run_id": event.run_id,
                 "updated_at": now,

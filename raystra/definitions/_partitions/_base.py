@@ -253,8 +253,9 @@ class PartitionsDefinition(ABC):
             raise PartitionKeyError(
                 f"Partition range{who} runs backwards: start {key_range.start!r} is after end "
                 f"{key_range.end!r} in {self.describe()}. Swap them: "
-                f"PartitionKeyRange(start={first!r}, end={last!r}), or on the command line "
-                f"--partition-range '{first}...{last}'."
+                f"PartitionKeyRange(start={first!r}, end={last!r}); on the command line "
+                f"`--from {first} --to {last}` (backfill) or `--partition-range "
+                f"'{first}...{last}'` (materialize)."
             )
         return start, end
 

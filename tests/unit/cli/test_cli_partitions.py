@@ -15,7 +15,8 @@ import pytest
 from cli_testing import Invoke, write
 from rich.console import Console
 
-from raystra.cli import _backfill
+from raystra.api import list_runs
+from raystra.cli import _backfill_render
 
 DEFS = """
 import os
@@ -232,8 +233,10 @@ def test_materialize_partition_then_stale_only(cli: Invoke, defs_file: Path) -> 
     assert status_rows(cli("assets", "status", "-f", defs_file, "-s", "rolling").stdout)["rolling"][
         :5
     ] == ["5", "0", "5", "0", "0"]
+    runs_before = len(list_runs(limit=1000))
     nothing = cli("materialize", "-f", defs_file, "-s", "rolling", "--stale-only")
-    assert nothing.exit_code == 0 and "Nothing needed running" in nothing.stdout
+    assert nothing.exit_code == 0 and "Nothing is stale in the selection" in nothing.stdout
+    assert len(list_runs(limit=1000)) == runs_before  # no empty run recorded
 
     ranged = cli(
         "materialize", "-f", defs_file, "-s", "raw", "--partition-range", "2024-01-01...2024-01-02"
@@ -318,7 +321,7 @@ def test_terminal_shows_a_live_target_bar_with_eta(
 ) -> None:
     screen = StringIO()
     terminal = Console(file=screen, force_terminal=True, width=140)
-    monkeypatch.setattr(_backfill, "output_console", lambda: terminal)
+    monkeypatch.setattr(_backfill_render, "output_console", lambda: terminal)
     (defs_file.parent / "fail-2024-01-05").touch()
     result = cli("backfill", "-f", defs_file, "-s", "raw+", "--all")
     assert result.exit_code == 1

@@ -272,3 +272,25 @@ def test_mismatched_partitions_without_a_mapping_fail_when_definitions_are_built
             )(lambda orders: orders),
         ]
     )
+
+
+@asset
+def flaky_total() -> int:
+    if (raystra_home() / FAIL_FLAG).exists():
+        raise ValueError("warehouse unavailable")
+    return 3
+
+
+def test_failed_unpartitioned_asset_shows_failed_then_fresh_again() -> None:
+    defs = Definitions([flaky_total])
+    key = AssetKey("flaky_total")
+    raystra.materialize(defs)
+    assert asset_partition_status(defs, key, open_storage()).keys["fresh"] == [None]
+    (raystra_home() / FAIL_FLAG).write_text("any")
+    result = raystra.materialize(defs, raise_on_error=False)
+    assert not result.success
+    status = asset_partition_status(defs, key, open_storage())
+    assert status.keys["failed"] == [None] and status.keys["missing"] == []
+    (raystra_home() / FAIL_FLAG).unlink()
+    raystra.materialize(defs)
+    assert asset_partition_status(defs, key, open_storage()).keys["fresh"] == [None]
