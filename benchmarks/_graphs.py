@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any
 
@@ -60,3 +61,13 @@ def run_raw_ray(layers: int, width: int) -> float:
         refs.append(node.remote(*[refs[p] for p in parents]))
     ray.get(refs)
     return time.perf_counter() - started
+
+
+def settle(seconds: float = 0.5) -> None:
+    """Let the previous run's tail work finish before the next is timed.
+
+    Ray frees a finished run's objects and idles its workers asynchronously; without a pause
+    that work is billed to whichever system runs next.
+    """
+    gc.collect()
+    time.sleep(seconds)

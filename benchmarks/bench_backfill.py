@@ -43,6 +43,9 @@ from raystra.api._launch import resolve_selection
 from raystra.api._storage import reading_storage
 from raystra.execution.ray import connect
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _graphs import settle
+
 DAILY = DailyPartitionsDefinition(start_date="2023-01-01", end_date="2024-01-01")
 HOURLY = HourlyPartitionsDefinition(start_date="2023-01-01-00:00", end_date="2024-02-21-16:00")
 ROWS = 10_000
@@ -187,8 +190,10 @@ def measure(case: str, defs: raystra.Definitions, keys: list[str], repeat: int) 
     steps = len(keys) * len(defs.assets)
     raw, ours, files = [], [], {}
     for _ in range(repeat):
+        settle()
         elapsed, files["raw"] = run_raw(case, keys)
         raw.append(elapsed)
+        settle()
         elapsed, files["raystra"] = run_raystra(defs, None)
         ours.append(elapsed)
         print(f"  {case}: raw {raw[-1]:.2f} s, raystra {ours[-1]:.2f} s", flush=True)

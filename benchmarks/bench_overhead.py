@@ -12,7 +12,6 @@ Writes benchmarks/results/overhead.json.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import platform
@@ -25,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _graphs import layered_assets, run_raw_ray
+from _graphs import layered_assets, run_raw_ray, settle
 
 import raystra
 from raystra.execution.ray import connect
@@ -53,16 +52,6 @@ def _two(a: int, b: int) -> int:
 
 def _one_or_two(count: int) -> Any:
     return _one if count == 0 else _two
-
-
-def settle(seconds: float = 0.5) -> None:
-    """Let the previous run's tail work finish before the next is timed.
-
-    Ray frees a finished run's objects and idles its workers asynchronously; without a pause
-    that work is billed to whichever system runs next.
-    """
-    gc.collect()
-    time.sleep(seconds)
 
 
 def measure(steps: int, repeat: int, with_persistence: bool) -> dict[str, Any]:

@@ -119,6 +119,9 @@ class FixedStepCadence(Cadence):
 
     def keys(self, start: int, stop: int) -> list[str]:
         moment, step, tz, fmt = self.anchor + start * self.step, self.step, self.tz, self._format
+        if self._utc:
+            # Already UTC: converting 100,000 instants would be a third of the time.
+            return [fmt(moment + i * step) for i in range(stop - start)]
         out = []
         for _ in range(start, stop):
             out.append(fmt(moment.astimezone(tz)))
