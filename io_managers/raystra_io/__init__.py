@@ -7,14 +7,18 @@ Example:
 """
 
 from raystra.definitions import ConfigurableIOManager, InputContext, IOManager, OutputContext
+from raystra_io._engines import EngineLocation, TableEngine, table_engines
 from raystra_io.parquet import ParquetIOManager
 from raystra_io.pickle import PickleIOManager
 
 __all__ = [
     "ConfigurableIOManager",
+    "EngineLocation",
     "IOManager",
     "InputContext",
     "OutputContext",
     "ParquetIOManager",
     "PickleIOManager",
+    "TableEngine",
+    "table_engines",
 ]

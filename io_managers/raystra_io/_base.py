@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 from raystra.definitions import ConfigurableIOManager, InputContext, OutputContext
 from raystra.errors import InputNotFoundError
 from raystra_io._atomic import write_atomically
+from raystra_io._engines import EngineLocation, TableEngine, engine_for, table_engines
 from raystra_io._paths import StorageRoot
 from raystra_io._tables import (
     TableKind,
@@ -94,6 +95,11 @@ class FsspecIOManager(ConfigurableIOManager):
             path = root.path(upstream, EXTENSIONS[fmt])
             if root.fs.exists(path):
                 if fmt == "parquet":
+                    engine = engine_for(annotation=context.expected_type)
+                    if engine is None and wanted is None:
+                        engine = _engine_that_wrote(root, path)
+                    if engine is not None:
+                        return engine.read(self._location(root, path), context)
                     return _read_parquet(root, path, wanted)
                 return _read_pickle(root, path, wanted)
             looked_at.append(root.url(path))
@@ -102,6 +108,29 @@ class FsspecIOManager(ConfigurableIOManager):
             f"{describe_output(upstream)} has no stored value (looked for "
             f"{' and '.join(looked_at)}). To fix, {_fix_for(upstream)}"
         )
+
+    def _location(self, root: StorageRoot, path: str) -> EngineLocation:
+        return EngineLocation(
+            url=root.url(path),
+            storage_options=dict(self.storage_options),
+            filesystem=root.fs,
+            path=path,
+        )
+
+    def _store_with_engine(
+        self, engine: TableEngine, context: OutputContext, obj: object
+    ) -> dict[str, Any]:
+        """Let ``engine`` write ``obj`` where a table would go, as a directory of Parquet."""
+        root = self.storage()
+        path = root.path(context, EXTENSIONS["parquet"])
+        metadata = dict(engine.write(obj, self._location(root, path), context))
+        # Which engine wrote it, for inputs without an annotation (files starting with "_"
+        # are skipped by pyarrow, Spark and Dask readers).
+        root.fs.pipe_file(f"{path}/{_ENGINE_MARKER}", engine.name.encode())
+        pickled = root.path(context, EXTENSIONS["pickle"])
+        if root.fs.exists(pickled):
+            root.fs.rm(pickled)
+        return {"path": root.url(path), "format": "parquet", "engine": engine.name, **metadata}
 
     def _store_parquet(self, context: OutputContext, table: pa.Table) -> dict[str, Any]:
         root = self.storage()
@@ -137,6 +166,25 @@ class FsspecIOManager(ConfigurableIOManager):
         if kind_of_object(obj) is not None:
             metadata["row_count"], metadata["column_count"] = table_shape(obj)
         return metadata
+
+
+_ENGINE_MARKER = "_raystra_engine"
+
+
+def _engine_that_wrote(root: StorageRoot, path: str) -> TableEngine | None:
+    """The engine whose marker is in the Parquet directory at ``path``, if it is one."""
+    marker = f"{path}/{_ENGINE_MARKER}"
+    if not root.fs.exists(marker):
+        return None
+    name = root.fs.cat_file(marker).decode()
+    for engine in table_engines():
+        if engine.name == name:
+            return engine
+    raise InputNotFoundError(
+        f"{root.url(path)} was written by the {name!r} engine, which is not installed here. "
+        f"Install raystra's {name} extra (pip install 'raystra[{name}]') where steps run, or "
+        "annotate the input with pyarrow.Table, pandas.DataFrame or polars.DataFrame."
+    )
 
 
 def _read_parquet(root: StorageRoot, path: str, wanted: TableKind | None) -> Any:

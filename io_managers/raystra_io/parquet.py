@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from raystra.definitions import OutputContext
 from raystra_io._base import FsspecIOManager, describe_output
+from raystra_io._engines import engine_for
 from raystra_io._tables import kind_of_object, to_arrow
 
 __all__ = ["ParquetIOManager"]
@@ -47,6 +48,9 @@ class ParquetIOManager(FsspecIOManager):
             return {}
         kind = kind_of_object(obj)
         if kind is None:
+            engine = engine_for(value=obj)
+            if engine is not None:  # a Spark or Dask frame: the engine writes it itself
+                return self._store_with_engine(engine, context, obj)
             return self._store_pickle(context, obj)
         try:
             table = to_arrow(obj, kind)

@@ -1,0 +1,1 @@
+"""raystra's Dask integration (work in progress in this session)."""

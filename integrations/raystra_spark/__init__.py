@@ -1,0 +1,1 @@
+"""raystra's Spark integration (work in progress in this session)."""
