@@ -31,6 +31,7 @@ __all__ = [
     "Event",
     "LogMessage",
     "OpOutputStored",
+    "OutputSchemaChecked",
     "PartitionFailed",
     "RunCanceled",
     "RunFailed",
@@ -262,6 +263,41 @@ class OpOutputStored(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class OutputSchemaChecked(Event):
+    """An output (one partition of it) was checked against its declared ``output_schema``.
+
+    Recorded before anything is stored, whether it passed or not. ``mismatches`` holds one
+    ``{"column", "expected", "found"}`` dict per differing column (empty when it passed);
+    ``note`` says what was not checked (e.g. nulls in a lazy Spark frame).
+
+    Example:
+        >>> missing = {"column": "id", "expected": "int64", "found": "missing"}
+        >>> event = OutputSchemaChecked(
+        ...     run_id="r1", step_key="orders", output_name="result", passed=False,
+        ...     mismatches=(missing,))
+        >>> print(event.diff())
+          column  expected  found
+          id      int64     missing
+    """
+
+    kind: ClassVar[str] = "OutputSchemaChecked"
+    step_key: str
+    output_name: str
+    asset_key: AssetKey | None = None
+    partition: str | None = None
+    passed: bool = True
+    mismatches: tuple[Mapping[str, str], ...] = ()
+    note: str = ""
+
+    def diff(self) -> str:
+        """The mismatches as an aligned ``column  expected  found`` table (with a header)."""
+        rows = [("column", "expected", "found")]
+        rows += [(m["column"], m["expected"], m["found"]) for m in self.mismatches]
+        width = [max(len(row[i]) for row in rows) for i in range(2)]
+        return "\n".join(f"  {c:<{width[0]}}  {e:<{width[1]}}  {f}".rstrip() for c, e, f in rows)
+
+
+@dataclass(frozen=True, kw_only=True)
 class LogMessage(Event):
     """A line from ``context.log`` (source ``log``) or captured stdout/stderr of a step."""
 
@@ -287,6 +323,7 @@ _EVENT_TYPES: dict[str, type[Event]] = {
         AssetMaterialized,
         PartitionFailed,
         OpOutputStored,
+        OutputSchemaChecked,
         LogMessage,
     )
 }
@@ -335,7 +372,7 @@ def event_from_dict(payload: Mapping[str, Any]) -> Event:
         data["asset_key"] = AssetKey.from_user_string(data["asset_key"])
     if isinstance(data.get("error"), Mapping):
         data["error"] = ErrorInfo(**data["error"])
-    for name in ("step_keys", "failed_step_keys", "upstream_step_keys", "consumed"):
+    for name in ("step_keys", "failed_step_keys", "upstream_step_keys", "consumed", "mismatches"):
         if isinstance(data.get(name), list):
             data[name] = tuple(data[name])
     return cls(**data)

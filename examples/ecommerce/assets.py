@@ -16,7 +16,13 @@ from examples.ecommerce.resources import LandingZone, atomic_write_path
 from examples.ecommerce.synthetic import generate_orders
 from raystra import AssetExecutionContext, Config, asset
 
-__all__ = ["DailySalesConfig", "clean_sales", "daily_sales", "sales_by_customer"]
+__all__ = [
+    "DailySalesConfig",
+    "clean_orders",
+    "clean_sales",
+    "daily_sales",
+    "sales_by_customer",
+]
 
 
 class DailySalesConfig(Config):
@@ -66,38 +72,51 @@ def clean_sales(context: AssetExecutionContext, daily_sales: pd.DataFrame) -> pd
     quantity is zero. Parses ``order_ts`` to timestamps and adds ``amount = quantity *
     unit_price``.
     """
-    duplicated = daily_sales.duplicated(subset="order_id", keep="first")
-    sales = daily_sales[~duplicated]
+    sales, dropped = clean_orders(daily_sales)
+    context.log.info(
+        "Dropped %d duplicate orders, %d rows without customer and %d with zero quantity; "
+        "repaired %d negative quantities; %d of %d rows remain",
+        dropped["dropped_duplicates"],
+        dropped["dropped_missing_customer"],
+        dropped["dropped_zero_quantity"],
+        dropped["repaired_negative_quantity"],
+        len(sales),
+        len(daily_sales),
+    )
+    context.add_output_metadata(dropped)
+    return sales
+
+
+def clean_orders(orders: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The cleaning rules of `clean_sales`, and how many rows each rule touched.
+
+    Example:
+        >>> raw = pd.DataFrame({"order_id": [1, 1], "customer_id": ["c1", "c1"],
+        ...     "quantity": [-2, -2], "unit_price": [5.0, 5.0],
+        ...     "order_ts": ["2024-03-01T10:00:00", "2024-03-01T10:00:00"]})
+        >>> clean, counts = clean_orders(raw)
+        >>> clean["amount"].tolist(), counts["dropped_duplicates"]
+        ([10.0], 1)
+    """
+    duplicated = orders.duplicated(subset="order_id", keep="first")
+    sales = orders[~duplicated]
     no_customer = sales["customer_id"].fillna("").astype(str).str.strip().eq("")
     sales = sales[~no_customer]
     negative = int((sales["quantity"] < 0).sum())
     sales = sales.assign(quantity=sales["quantity"].abs())
     zero = sales["quantity"] == 0
     sales = sales[~zero]
-
     sales = sales.assign(
         order_ts=pd.to_datetime(sales["order_ts"], format="ISO8601"),
         amount=(sales["quantity"] * sales["unit_price"]).round(2),
     ).reset_index(drop=True)
-    context.log.info(
-        "Dropped %d duplicate orders, %d rows without customer and %d with zero quantity; "
-        "repaired %d negative quantities; %d of %d rows remain",
-        int(duplicated.sum()),
-        int(no_customer.sum()),
-        int(zero.sum()),
-        negative,
-        len(sales),
-        len(daily_sales),
-    )
-    context.add_output_metadata(
-        {
-            "dropped_duplicates": int(duplicated.sum()),
-            "dropped_missing_customer": int(no_customer.sum()),
-            "dropped_zero_quantity": int(zero.sum()),
-            "repaired_negative_quantity": negative,
-        }
-    )
-    return sales
+    counts = {
+        "dropped_duplicates": int(duplicated.sum()),
+        "dropped_missing_customer": int(no_customer.sum()),
+        "dropped_zero_quantity": int(zero.sum()),
+        "repaired_negative_quantity": negative,
+    }
+    return sales, counts
 
 
 @asset(group_name="sales")

@@ -2,6 +2,15 @@
 
 A step that fails or is killed while writing leaves, at worst, an orphaned temporary file whose
 name readers skip; the final path holds either the previous committed value or the new one.
+
+What "move into place" is depends on the store:
+
+* local disk: a rename, atomic within one filesystem;
+* object stores (S3, GCS, Azure): a server-side copy of the completed temporary object to the
+  final key, then deletion of the temporary one (the comment in `write_atomically` says why
+  not a direct write to the final key);
+* other fsspec filesystems: their ``mv`` (a rename where the store has one, e.g. SFTP; copy and
+  delete for ``memory://``).
 """
 
 from __future__ import annotations
@@ -11,6 +20,8 @@ import posixpath
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from raystra_io._paths import is_object_store
 
 __all__ = ["TEMP_MARKER", "is_temp_name", "temp_sibling", "write_atomically"]
 
@@ -50,11 +61,14 @@ def write_atomically(
     *,
     replaces: Iterable[str] = (),
 ) -> int:
-    """Call ``write(temp_path)``, then move the file to ``path``; return its size in bytes.
+    """Call ``write(temp_path)``, then commit the file at ``path``; return its size in bytes.
 
-    If ``write`` (or the move) raises, the temporary file is removed and the error re-raised,
-    so ``path`` keeps its previous value. Only after the move are the ``replaces`` paths (the
-    same output stored in another format) deleted, so some complete value is always readable.
+    The commit is a rename on local disk and a server-side copy on object stores (see the
+    module docstring). If ``write`` (or the commit) raises, the temporary file is removed and
+    the error re-raised, so ``path`` keeps its previous value; a store's own error (an
+    `OSError`) gets a note naming the URL. Only after the commit are the ``replaces`` paths
+    (the same output stored in another format) deleted, so some complete value is always
+    readable.
 
     Args:
         fs: The fsspec filesystem holding ``path``.
@@ -68,19 +82,41 @@ def write_atomically(
         >>> write_atomically(fs, "/doc/a.txt", lambda tmp: fs.pipe_file(tmp, b"hello"))
         5
     """
-    fs.makedirs(posixpath.dirname(path), exist_ok=True)
+    object_store = is_object_store(fs)
+    if not object_store:
+        # Object stores have no directories, and s3fs's makedirs would create a missing bucket
+        # instead of letting the write fail with "bucket does not exist".
+        fs.makedirs(posixpath.dirname(path), exist_ok=True)
     temp = temp_sibling(path)
     try:
         write(temp)
         size = int(fs.size(temp))
-        # Local rename is atomic; object stores copy, and an object appears whole or not at all.
-        fs.mv(temp, path)
-    except BaseException:
+        if object_store:
+            # S3 has no rename, but a PUT (or a completed multipart upload) and a CopyObject
+            # each make an object appear at its key whole or not at all. Writing straight to
+            # the final key is still wrong: fsspec's buffered file uploads whatever was written
+            # when it is closed by an exception, so a serialiser failing half-way would replace
+            # the previous value with a truncated one. Hence a complete temporary object first,
+            # then one server-side copy (no second upload); the copy is the commit point.
+            fs.cp_file(temp, path)
+        else:
+            # Local rename is atomic; other stores use their own move.
+            fs.mv(temp, path)
+    except BaseException as err:
+        if isinstance(err, OSError):
+            # A store's errors (no such bucket, access denied) rarely say which object; the
+            # URL names it. Storage options (credentials) are never part of it.
+            err.add_note(f"While writing {fs.unstrip_protocol(path)}; any previous value is kept.")
         # Cleanup must not hide the write's own error (e.g. a store that is unreachable).
         with contextlib.suppress(Exception):
             if fs.exists(temp):
                 fs.rm(temp)
         raise
+    if object_store:
+        # Committed: a temporary object that cannot be removed now is only an orphan that
+        # readers skip, not a failed write.
+        with contextlib.suppress(Exception):
+            fs.rm_file(temp)
     for stale in replaces:
         with contextlib.suppress(FileNotFoundError):
             fs.rm(stale)

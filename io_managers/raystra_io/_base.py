@@ -22,6 +22,7 @@ from raystra_io._tables import (
     kind_of_type,
     stored_kind,
     table_shape,
+    to_arrow,
 )
 
 __all__ = ["EXTENSIONS", "Format", "FsspecIOManager", "describe_output"]
@@ -108,6 +109,21 @@ class FsspecIOManager(ConfigurableIOManager):
             f"{describe_output(upstream)} has no stored value (looked for "
             f"{' and '.join(looked_at)}). To fix, {_fix_for(upstream)}"
         )
+
+    def adapt_handoff(self, context: InputContext, value: Any) -> Any:
+        """``value``, handed over in memory, in the form ``context``'s input wants.
+
+        A table handed to an input annotated with an engine's frame type (a pandas frame to a
+        ``pyspark.sql.DataFrame`` input) becomes that engine's frame; anything else is
+        returned unchanged.
+        """
+        engine = engine_for(annotation=context.expected_type)
+        if engine is None or engine.handles_object(value):
+            return value
+        kind = kind_of_object(value)
+        if kind is None:
+            return value
+        return engine.from_arrow(to_arrow(value, kind), context)
 
     def _location(self, root: StorageRoot, path: str) -> EngineLocation:
         return EngineLocation(

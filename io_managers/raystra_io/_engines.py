@@ -83,6 +83,11 @@ class TableEngine(abc.ABC):
         """Load the Parquet file or directory at ``location`` as this engine's frame, lazily
         where the engine can (no collect through the driver)."""
 
+    def from_arrow(self, table: Any, context: InputContext) -> Any:
+        """``table`` (a `pyarrow.Table` an upstream step of the run handed over in memory) as
+        this engine's frame, for an input annotated with the engine's type; default unchanged."""
+        return table
+
     def arrow_schema(self, obj: Any) -> Any:
         """``obj``'s schema as a `pyarrow.Schema` (for declared output schemas), without
         computing the frame; None when the engine cannot tell."""

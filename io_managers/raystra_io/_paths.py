@@ -19,9 +19,38 @@ import fsspec
 
 from raystra.definitions import OutputContext, raystra_home
 
-__all__ = ["RAYSTRA_HOME_ENV", "StorageRoot", "default_base_path", "output_path"]
+__all__ = [
+    "OBJECT_STORE_PROTOCOLS",
+    "RAYSTRA_HOME_ENV",
+    "StorageRoot",
+    "default_base_path",
+    "is_object_store",
+    "output_path",
+]
 
 RAYSTRA_HOME_ENV = "RAYSTRA_HOME"
+
+# fsspec protocols of object stores: flat key spaces with no directories and no rename, where a
+# single upload or server-side copy is what makes an object appear, whole, at its key.
+OBJECT_STORE_PROTOCOLS = frozenset(
+    {"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "oci", "oss", "cos", "tos", "r2"}
+)
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    protocol = fs.protocol
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
+def is_object_store(fs: Any) -> bool:
+    """True when ``fs`` (an fsspec filesystem) is an object store such as S3, GCS or Azure.
+
+    Example:
+        >>> import fsspec
+        >>> is_object_store(fsspec.filesystem("memory"))
+        False
+    """
+    return not OBJECT_STORE_PROTOCOLS.isdisjoint(_protocols(fs))
 
 
 def default_base_path() -> str:
@@ -93,9 +122,7 @@ class StorageRoot:
     @property
     def is_local(self) -> bool:
         """True when the filesystem is the local disk."""
-        protocol = self.fs.protocol
-        protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
-        return "file" in protocols
+        return "file" in _protocols(self.fs)
 
     def path(self, context: OutputContext, ext: str) -> str:
         """The filesystem path of ``context``'s stored value (see `output_path`)."""

@@ -36,6 +36,7 @@ from raystra.events import (
     AssetMaterialized,
     ErrorInfo,
     Event,
+    OutputSchemaChecked,
     PartitionFailed,
     RunCanceled,
     RunFailed,
@@ -135,6 +136,15 @@ class RunProgress:
                 f"{event.step_key}: attempt {event.attempt} failed ({one_line(event.error)}); "
                 f"retrying in {format_duration(event.delay_s)}",
                 style="yellow",
+            )
+        elif isinstance(event, OutputSchemaChecked) and not event.passed:
+            # Passing checks stay quiet; a failing one shows its diff, which the step's
+            # one-line failure can only summarise.
+            label = event.asset_key.to_user_string() if event.asset_key else event.step_key
+            where = f" partition {event.partition}" if event.partition is not None else ""
+            self._note(
+                f"{label}{where}: output_schema check failed\n{event.diff()}",
+                style="red",
             )
         elif isinstance(event, RunFailed) and event.error is not None:
             self._note(f"Run failed: {event.reason or one_line(event.error)}", style="red")

@@ -29,6 +29,7 @@ from raystra.definitions._io_manager import (
 from raystra.definitions._keys import AssetKey, CoercibleToAssetKey
 from raystra.definitions._node import NodeDefinition, NodeInput, NodeOutput
 from raystra.definitions._op import In, JobDefinition, JobNode, OpDefinition, Out, job, op
+from raystra.definitions._output_schema import OutputSchemaError
 from raystra.definitions._partitions import (
     AllPartitionMapping,
     BackfillPolicy,
@@ -96,6 +97,7 @@ __all__ = [
     "Out",
     "Output",
     "OutputContext",
+    "OutputSchemaError",
     "PartitionKeyRange",
     "PartitionMapping",
     "PartitionsDefinition",

@@ -16,6 +16,7 @@ from raystra.definitions._node import (
     analyse_parameters,
     check_ins_match_parameters,
 )
+from raystra.definitions._output_schema import declare_output_schema
 from raystra.definitions._partitions import BackfillPolicy, PartitionMapping, PartitionsDefinition
 from raystra.definitions._retry import RetryPolicy
 from raystra.errors import InvalidDefinitionError
@@ -62,6 +63,9 @@ class AssetIn:
 class AssetOut:
     """One output of a `multi_asset`: its key and per-asset attributes.
 
+    ``output_schema`` (a pyarrow schema or a pydantic row model) is checked against the value
+    before it is stored, as for `asset`.
+
     Example:
         >>> AssetOut(key_prefix="marts", group_name="sales").group_name
         'sales'
@@ -74,6 +78,8 @@ class AssetOut:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     description: str | None = None
     code_version: str | None = None
+    output_schema: Any = None
+    output_schema_extra: str = "forbid"
 
 
 @dataclass(frozen=True, init=False)
@@ -284,6 +290,8 @@ def asset(
     tags: Mapping[str, str] | None = None,
     partitions_def: PartitionsDefinition | None = None,
     backfill_policy: BackfillPolicy | None = None,
+    output_schema: Any = None,
+    output_schema_extra: str = "forbid",
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]: ...
 
 
@@ -308,6 +316,8 @@ def asset(
     tags: Mapping[str, str] | None = None,
     partitions_def: PartitionsDefinition | None = None,
     backfill_policy: BackfillPolicy | None = None,
+    output_schema: Any = None,
+    output_schema_extra: str = "forbid",
 ) -> AssetsDefinition | Callable[[Callable[..., Any]], AssetsDefinition]:
     """Declare a software-defined asset computed by the decorated function.
 
@@ -317,7 +327,10 @@ def asset(
     `ConfigurableResource` receives the resource of that name. ``ray_options`` (num_cpus,
     num_gpus, memory, resources, scheduling_strategy) are applied by the Ray executor; ``pool``
     names a concurrency pool. ``partitions_def`` splits the asset into partitions (one step per
-    partition, or per range with ``backfill_policy``).
+    partition, or per range with ``backfill_policy``). ``output_schema`` (a pyarrow schema, or a
+    pydantic model describing one row) is checked against the returned table before anything is
+    stored; a mismatch fails the step with a column-by-column diff. Extra columns fail the check
+    unless ``output_schema_extra="allow"`` (see docs/output-schemas.md).
 
     Example:
         >>> @asset(group_name="sales", code_version="1")
@@ -347,6 +360,9 @@ def asset(
             code_version=code_version,
             group_name=group,
             annotation=roles.annotations.get("return"),
+            output_schema=declare_output_schema(
+                output_schema, where=f"Asset {node_name!r}", extra=output_schema_extra
+            ),
         )
         return AssetsDefinition(
             name=node_name,
@@ -422,6 +438,11 @@ def multi_asset(
                     code_version=out.code_version,
                     group_name=validate_name(
                         out.group_name or group_name or "default", what="Group name"
+                    ),
+                    output_schema=declare_output_schema(
+                        out.output_schema,
+                        where=f"Output {out_name!r} of multi_asset {node_name!r}",
+                        extra=out.output_schema_extra,
                     ),
                 )
             )

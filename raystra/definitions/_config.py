@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
@@ -32,8 +32,10 @@ class Config(BaseModel):
 class EnvVar(str):
     """A value read from an environment variable where the step runs, never earlier.
 
-    Use it for secrets in resource fields: the variable's name is what definitions, events and
-    the database ever see; the value is resolved inside the step and redacted from its logs.
+    Use it for secrets in resource fields — a ``str`` field, or a value anywhere inside a dict or
+    list field such as an IO manager's ``storage_options``: the variable's name is what
+    definitions, events and the database ever see; the value is resolved inside the step and
+    redacted from its logs and errors.
 
     Example:
         >>> token = EnvVar("WAREHOUSE_TOKEN")
@@ -56,39 +58,87 @@ class EnvVar(str):
         return f"EnvVar({self.env_var_name!r})"
 
 
+_EnvPath = tuple[str | int, ...]
+
+
+def _find_env_vars(value: Any) -> Iterator[tuple[_EnvPath, str]]:
+    """(path inside ``value``, variable name) of every `EnvVar` in nested dicts and lists."""
+    if isinstance(value, EnvVar):
+        yield (), value.env_var_name
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            for inner, var in _find_env_vars(item):
+                yield (key, *inner), var
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            for inner, var in _find_env_vars(item):
+                yield (index, *inner), var
+
+
+def _replaced(container: Any, path: _EnvPath, value: str) -> Any:
+    """A copy of ``container`` with the item at ``path`` set to ``value`` (the path's
+    containers copied, the original left untouched)."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(container, Mapping):
+        return {**container, head: _replaced(container[head], rest, value)}
+    assert isinstance(head, int)  # `_find_env_vars` indexes lists and tuples by position
+    items = list(container)
+    items[head] = _replaced(items[head], rest, value)
+    return type(container)(items)
+
+
+def _label(path: _EnvPath) -> str:
+    return ".".join(str(part) for part in path)
+
+
 class ConfigurableResource(BaseModel):
     """Base for resources: typed, validated objects handed to the assets that name them.
 
     An asset receives a resource through a parameter whose name is the resource key and whose
-    annotation is the resource class. String fields may be given as `EnvVar`; they are resolved
-    only when the step runs (see `resolved`).
+    annotation is the resource class. String fields, and values nested in dict or list fields,
+    may be given as `EnvVar`; they are resolved only when the step runs (see `resolved`).
 
     Example:
         >>> class Warehouse(ConfigurableResource):
         ...     url: str
         ...     token: str
-        >>> wh = Warehouse(url="https://dw.example", token=EnvVar("DW_TOKEN"))
+        ...     options: dict[str, Any] = {}
+        >>> wh = Warehouse(
+        ...     url="https://dw.example",
+        ...     token=EnvVar("DW_TOKEN"),
+        ...     options={"auth": {"password": EnvVar("DW_PASSWORD")}},
+        ... )
         >>> wh.token
         'DW_TOKEN'
+        >>> wh.env_var_fields
+        {'token': 'DW_TOKEN', 'options.auth.password': 'DW_PASSWORD'}
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
-    _env_vars: dict[str, str] = PrivateAttr(default_factory=dict)
+    # Where each EnvVar was given: (field, key or index, ...) -> variable name.
+    _env_paths: dict[_EnvPath, str] = PrivateAttr(default_factory=dict)
     # Fields holding resources, found once: `resolved` runs for every step.
     _nested_fields: tuple[str, ...] = PrivateAttr(default=())
 
     def __init__(self, **data: Any) -> None:
-        env_fields = {name: value for name, value in data.items() if isinstance(value, EnvVar)}
-        for name in env_fields:
-            field = type(self).model_fields.get(name)
-            if field is not None and field.annotation not in (str, str | None):
+        env_paths = {
+            (name, *inner): var
+            for name, value in data.items()
+            for inner, var in _find_env_vars(value)
+        }
+        for path, var in env_paths.items():
+            field = type(self).model_fields.get(str(path[0]))
+            if len(path) == 1 and field is not None and field.annotation not in (str, str | None):
                 raise InvalidDefinitionError(
-                    f"{type(self).__name__}.{name} is given EnvVar({env_fields[name]!r}) but is "
+                    f"{type(self).__name__}.{path[0]} is given EnvVar({var!r}) but is "
                     f"annotated {field.annotation!r}; EnvVar works for str fields: declare the "
                     "field as str and convert it where it is used."
                 )
         super().__init__(**data)
-        self._env_vars = {name: value.env_var_name for name, value in env_fields.items()}
+        # Recorded before validation: a `dict[str, str]` field turns an EnvVar into a plain str.
+        self._env_paths = env_paths
         self._nested_fields = tuple(
             name
             for name in type(self).model_fields
@@ -97,27 +147,34 @@ class ConfigurableResource(BaseModel):
 
     @property
     def env_var_fields(self) -> Mapping[str, str]:
-        """Field name -> environment variable name, for fields given as `EnvVar`."""
-        return dict(self._env_vars)
+        """Field -> environment variable name for values given as `EnvVar`.
+
+        A value inside a dict or list field is named by its path, e.g.
+        ``storage_options.client_kwargs.aws_session_token``.
+        """
+        return {_label(path): var for path, var in self._env_paths.items()}
 
     def resolved(self, *, resource_key: str = "") -> tuple[ConfigurableResource, tuple[str, ...]]:
-        """Return a copy with `EnvVar` fields replaced by their values, and the secret values.
+        """Return a copy with `EnvVar` values replaced by their values, and the secret values.
 
         Called where the step runs. A variable that is not set raises `MissingResourceError`
-        naming the resource, field and variable — never a value.
+        naming the resource, field and variable — never a value. Dicts and lists holding an
+        `EnvVar` are copied, so the definitions keep only variable names.
         """
         updates: dict[str, Any] = {}
         secrets: list[str] = []
         label = resource_key or type(self).__name__
-        for field_name, var_name in self._env_vars.items():
+        for path, var_name in self._env_paths.items():
             value = os.environ.get(var_name)
             if value is None:
                 raise MissingResourceError(
-                    f"Resource {label!r} field {field_name!r} reads environment variable "
+                    f"Resource {label!r} field {_label(path)!r} reads environment variable "
                     f"{var_name!r}, which is not set where the step runs. Export it on every "
                     "machine that runs steps (for a Ray cluster: on the worker nodes)."
                 )
-            updates[field_name] = value
+            field_name = str(path[0])
+            current = updates.get(field_name, getattr(self, field_name))
+            updates[field_name] = _replaced(current, path[1:], value)
             secrets.append(value)
         for field_name in self._nested_fields:
             nested = getattr(self, field_name)
@@ -128,7 +185,7 @@ class ConfigurableResource(BaseModel):
         if not updates:
             return self, ()
         copy = self.model_copy(update=updates)
-        copy._env_vars = {}
+        copy._env_paths = {}
         return copy, tuple(secrets)
 
     def setup_for_execution(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from raystra.definitions._config import Config, ConfigurableResource
 from raystra.definitions._context import AssetExecutionContext
 from raystra.definitions._keys import AssetKey, validate_name
+from raystra.definitions._output_schema import DeclaredSchema
 from raystra.definitions._retry import RetryPolicy
 from raystra.errors import InvalidDefinitionError
 
@@ -61,6 +62,7 @@ class NodeOutput:
     code_version: str | None = None
     group_name: str = "default"
     annotation: Any = None
+    output_schema: DeclaredSchema | None = None  # checked against the value before storing
 
 
 @dataclass(frozen=True)

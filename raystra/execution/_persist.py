@@ -6,6 +6,7 @@ write large outputs beside downstream work (the Ray executor's persist task).
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -23,7 +24,26 @@ from raystra.execution._outputs import NO_VALUE
 from raystra.observability import StepLogCapture
 from raystra.planning import Step, node_for_step
 
-__all__ = ["has_value", "persist_outputs", "store_output"]
+__all__ = ["LOAD_FROM_STORAGE", "handed_over", "has_value", "persist_outputs", "store_output"]
+
+
+class _Handoff(enum.Enum):
+    # An enum member keeps its identity through pickling (Ray's object store).
+    LOAD_FROM_STORAGE = "load-from-storage"
+
+
+LOAD_FROM_STORAGE = _Handoff.LOAD_FROM_STORAGE
+
+
+def handed_over(value: Any, event: Event | None) -> Any:
+    """What downstream steps of the run are handed for an output just stored.
+
+    The value itself, except when an engine (Spark, Dask) wrote it (``engine`` in the stored
+    metadata): its frame is a lazy plan, not data, so consumers load it by path through the
+    IO manager, in the type their annotation asks for, instead of recomputing the plan.
+    """
+    metadata = getattr(event, "metadata", None) or {}
+    return LOAD_FROM_STORAGE if "engine" in metadata else value
 
 
 def has_value(value: Any) -> bool:

@@ -42,7 +42,8 @@ from raystra.execution._partition_values import (
     partition_columns,
     split_partitions,
 )
-from raystra.execution._persist import has_value, store_output
+from raystra.execution._persist import LOAD_FROM_STORAGE, handed_over, has_value, store_output
+from raystra.execution._schema_check import check_output_schemas
 from raystra.observability import StepLogCapture
 from raystra.planning import Step, StepInput, node_for_step
 
@@ -78,6 +79,9 @@ class _Attempt:
     capture: StepLogCapture
     resources: dict[str, Any]
     definitions: Definitions
+    # OutputSchemaChecked events; kept outside the attempt's result so a failed check is
+    # recorded too.
+    checks: list[Event] = field(default_factory=list)
 
     def upstream_definition(self, step_input: StepInput) -> PartitionsDefinition | None:
         assert step_input.asset_key is not None
@@ -89,8 +93,19 @@ class _Attempt:
         return partition_columns(self.upstream_definition(step_input), partition)
 
 
-def _load(attempt: _Attempt, step_input: StepInput, partition: str | None) -> Any:
-    """Load one input (or one upstream partition of it) through its IO manager."""
+def _handed(attempt: _Attempt, step_input: StepInput, value: Any, partition: str | None) -> Any:
+    """An input value handed over in memory, as the input wants it.
+
+    An IO manager with an ``adapt_handoff(context, value)`` method converts it (a pandas frame
+    for an input annotated ``pyspark.sql.DataFrame``); others hand it over unchanged.
+    """
+    adapt = getattr(attempt.resources[step_input.io_manager_key], "adapt_handoff", None)
+    if adapt is None:
+        return value
+    return adapt(_input_context(attempt, step_input, partition), value)
+
+
+def _input_context(attempt: _Attempt, step_input: StepInput, partition: str | None) -> InputContext:
     upstream = OutputContext(
         run_id=step_input.load_from_run_id or attempt.run_id,
         step_key=step_input.upstream_step_key or step_input.load_from_step_key or "",
@@ -99,18 +114,21 @@ def _load(attempt: _Attempt, step_input: StepInput, partition: str | None) -> An
         partition_key=partition,
         partition_dimensions=attempt.upstream_dimensions(step_input, partition),
     )
-    io_manager: IOManager = attempt.resources[step_input.io_manager_key]
-    return io_manager.load_input(
-        InputContext(
-            name=step_input.name,
-            step_key=attempt.step.key,
-            upstream_output=upstream,
-            expected_type=attempt.node.roles.annotations.get(step_input.name),
-            partition_key=attempt.step.partition_keys[0] if attempt.step.partition_keys else None,
-            resources=Resources(attempt.resources),
-            log=attempt.capture.logger,
-        )
+    return InputContext(
+        name=step_input.name,
+        step_key=attempt.step.key,
+        upstream_output=upstream,
+        expected_type=attempt.node.roles.annotations.get(step_input.name),
+        partition_key=attempt.step.partition_keys[0] if attempt.step.partition_keys else None,
+        resources=Resources(attempt.resources),
+        log=attempt.capture.logger,
     )
+
+
+def _load(attempt: _Attempt, step_input: StepInput, partition: str | None) -> Any:
+    """Load one input (or one upstream partition of it) through its IO manager."""
+    io_manager: IOManager = attempt.resources[step_input.io_manager_key]
+    return io_manager.load_input(_input_context(attempt, step_input, partition))
 
 
 def _load_inputs(attempt: _Attempt, upstream_values: Mapping[str, Any]) -> dict[str, Any]:
@@ -119,18 +137,19 @@ def _load_inputs(attempt: _Attempt, upstream_values: Mapping[str, Any]) -> dict[
         if step_input.partitioned:
             handed = upstream_values.get(step_input.name, {})
             parts = {
-                partition: handed[partition]
-                if producer is not None
+                partition: _handed(attempt, step_input, handed[partition], partition)
+                if producer is not None and handed[partition] is not LOAD_FROM_STORAGE
                 else _load(attempt, step_input, partition)
                 for partition, producer in step_input.partitions
             }
             values[step_input.name] = combine_partitions(
                 parts, attempt.upstream_definition(step_input)
             )
-        elif step_input.from_storage:
+        elif step_input.from_storage or upstream_values[step_input.name] is LOAD_FROM_STORAGE:
             values[step_input.name] = _load(attempt, step_input, None)
         else:
-            values[step_input.name] = upstream_values[step_input.name]
+            handed = upstream_values[step_input.name]
+            values[step_input.name] = _handed(attempt, step_input, handed, None)
     return values
 
 
@@ -176,6 +195,7 @@ def _persist(
     """
     if attempt.step.partition_keys:
         return _persist_partitions(attempt, outputs, context), {}
+    _check(attempt, [(name, None, outputs[name].value) for name in attempt.step.output_names])
     events: list[Event] = []
     deferred: dict[str, dict[str, Any]] = {}
     consumed = _consumed(attempt, None)
@@ -196,6 +216,7 @@ def _persist(
             logger=attempt.capture.logger,
             consumed=consumed,
         )
+        output.value = handed_over(output.value, event)
         if event is not None:
             events.append(event)
     return events, deferred
@@ -212,15 +233,31 @@ def _persist_partitions(
     failed = context.failed_partitions
     committed = [key for key in step.partition_keys if key not in failed]
     definition = getattr(node, "partitions_def", None)
+    # Split every output first: all partitions are checked before any is stored.
+    split: dict[str, dict[str, Any]] = {}
+    for name in step.output_names:
+        value = outputs[name].value
+        asset_key = node.output(name).asset_key
+        label = asset_key.to_user_string() if asset_key is not None else node.name
+        split[name] = (
+            split_partitions(value, step.partition_keys, definition, asset=label)
+            if has_value(value)
+            else {}
+        )
+    _check(
+        attempt,
+        [
+            (name, key, values[key])
+            for name, values in split.items()
+            for key in committed
+            if key in values
+        ],
+    )
     events: list[Event] = []
     for name in step.output_names:
         output = outputs[name]
         asset_key = node.output(name).asset_key
-        label = asset_key.to_user_string() if asset_key is not None else node.name
-        if has_value(output.value):
-            values = split_partitions(output.value, step.partition_keys, definition, asset=label)
-        else:
-            values = {}
+        values = split[name]
         user_metadata = {**context.output_metadata(name), **output.metadata}
         for key in committed:
             event = store_output(
@@ -236,6 +273,8 @@ def _persist_partitions(
                 partition_dimensions=partition_columns(definition, key),
                 consumed=_consumed(attempt, key),
             )
+            if key in values:
+                values[key] = handed_over(values[key], event)
             if event is not None:
                 events.append(event)
         for key, reason in failed.items():
@@ -251,6 +290,23 @@ def _persist_partitions(
             )
         output.value = {key: values[key] for key in committed if key in values}
     return events
+
+
+def _check(attempt: _Attempt, values: list[tuple[str, str | None, Any]]) -> None:
+    """Check values against declared output schemas; raises `OutputSchemaError` on mismatch."""
+    node = attempt.node
+    declared = [
+        (node.output(name), key, value)
+        for name, key, value in values
+        if node.output(name).output_schema is not None and has_value(value)
+    ]
+    if declared:
+        check_output_schemas(
+            run_id=attempt.run_id,
+            step_key=attempt.step.key,
+            outputs=declared,
+            record=attempt.checks,
+        )
 
 
 def _consumed(attempt: _Attempt, partition: str | None) -> tuple[dict[str, Any], ...]:
@@ -344,6 +400,7 @@ def step_events(
         capture = StepLogCapture(run_id=run_id, step_key=step_key)
         resources: dict[str, Any] = {}
         secrets: tuple[str, ...] = ()
+        checks: list[Event] = []
         try:
             resources, secrets = resolve_resources(definitions, node.required_resource_keys)
             capture.add_secrets(secrets)
@@ -351,13 +408,16 @@ def step_events(
                 setup = getattr(resource, "setup_for_execution", None)
                 if callable(setup):
                     setup()
-            attempt = _Attempt(step, node, run_id, attempt_number, capture, resources, definitions)
+            attempt = _Attempt(
+                step, node, run_id, attempt_number, capture, resources, definitions, checks
+            )
             inputs = _load_inputs(attempt, upstream_values or {})
             outputs, context = _call(attempt, inputs, config)
             materializations, deferred = _persist(attempt, outputs, context, defer)
         except Exception as exc:
             error = ErrorInfo.from_exception(exc).redacted(secrets)
             yield from capture.events
+            yield from checks
             if attempt_number < first_attempt + max_attempts - 1:
                 assert policy is not None
                 delay = policy.delay_for(attempt_number - first_attempt + 1)
@@ -383,6 +443,7 @@ def step_events(
         finally:
             _teardown(resources)
         yield from capture.events
+        yield from checks
         yield from materializations
         if not deferred:
             yield StepSucceeded(

@@ -2,8 +2,9 @@
 
 Subclass `IOManagerConformance` in a test module, name the subclass ``Test...`` and override the
 ``io_manager`` fixture to return a fresh manager storing under ``tmp_path`` (or another empty
-location). Class attributes switch off the parts a manager does not claim: an in-memory manager
-has no files to be atomic about.
+location, such as a fresh prefix in an S3 bucket). Class attributes switch off the parts a
+manager does not claim: an in-memory manager has no files to be atomic about. A manager whose
+store needs options to reach it (credentials, an endpoint) also overrides `filesystem`.
 
 Example:
     >>> class TestParquetLocal(IOManagerConformance):  # doctest: +SKIP
@@ -98,11 +99,6 @@ def as_columns(table: Any) -> dict[str, list[Any]]:
     return {str(name): list(values) for name, values in table.to_dict(as_series=False).items()}
 
 
-def _listing(path: str) -> list[str]:
-    fs, parent = fsspec.core.url_to_fs(path.rsplit("/", 1)[0])
-    return sorted(str(name) for name in fs.ls(parent, detail=False))
-
-
 class IOManagerConformance:
     """Behaviour every IO manager shares; subclasses provide the ``io_manager`` fixture.
 
@@ -122,6 +118,25 @@ class IOManagerConformance:
     def io_manager(self, tmp_path: Path) -> IOManager:
         """Override: a fresh IO manager storing under ``tmp_path``."""
         raise NotImplementedError(f"{type(self).__name__} must override the io_manager fixture")
+
+    def filesystem(self, url: str) -> tuple[Any, str]:
+        """The fsspec filesystem and path for ``url``, a ``path`` from the manager's metadata.
+
+        Override for stores that need options, e.g. an S3 endpoint and credentials::
+
+            def filesystem(self, url):
+                return fsspec.core.url_to_fs(url, **S3_OPTIONS)
+        """
+        fs, path = fsspec.core.url_to_fs(url)
+        return fs, str(path)
+
+    def _listing(self, url: str) -> list[str]:
+        """The names beside the stored value at ``url`` (a temporary file left would show)."""
+        fs, path = self.filesystem(url)
+        parent = path.rsplit("/", 1)[0]
+        # Object-store clients cache listings; what counts is what the store holds now.
+        fs.invalidate_cache(parent)
+        return sorted(str(name) for name in fs.ls(parent, detail=False))
 
     def _require(self, *flags: str) -> None:
         for flag in flags:
@@ -224,30 +239,30 @@ class IOManagerConformance:
         self._require("persists")
         metadata = io_manager.handle_output(output_for(), {"version": 1})
         assert metadata is not None
-        before = _listing(metadata["path"])
+        before = self._listing(metadata["path"])
         with pytest.raises(RuntimeError, match="boom"):
             io_manager.handle_output(output_for(), half_written_value())
-        assert _listing(metadata["path"]) == before, "a temporary file was left behind"
+        assert self._listing(metadata["path"]) == before, "a temporary file was left behind"
         assert io_manager.load_input(input_for(output_for())) == {"version": 1}
 
     def test_failed_write_of_other_format_keeps_table(self, io_manager: IOManager) -> None:
         self._require("persists", "supports_tables")
         metadata = io_manager.handle_output(output_for(), make_table("pyarrow"))
         assert metadata is not None
-        before = _listing(metadata["path"])
+        before = self._listing(metadata["path"])
         with pytest.raises(RuntimeError, match="boom"):
             io_manager.handle_output(output_for(), half_written_value())
-        assert _listing(metadata["path"]) == before
+        assert self._listing(metadata["path"]) == before
         assert as_columns(io_manager.load_input(input_for(output_for()))) == COLUMNS
 
     def test_failed_first_write_leaves_nothing(self, io_manager: IOManager) -> None:
         self._require("persists")
         anchor = io_manager.handle_output(output_for(AssetKey("anchor")), 1)
         assert anchor is not None
-        before = _listing(anchor["path"])
+        before = self._listing(anchor["path"])
         with pytest.raises(RuntimeError, match="boom"):
             io_manager.handle_output(output_for(AssetKey("fresh")), half_written_value())
-        assert _listing(anchor["path"]) == before
+        assert self._listing(anchor["path"]) == before
         with pytest.raises(InputNotFoundError):
             io_manager.load_input(input_for(output_for(AssetKey("fresh"))))
 
@@ -257,7 +272,7 @@ class IOManagerConformance:
         self._require("persists")
         metadata = io_manager.handle_output(output_for(), {"version": 1})
         assert metadata is not None
-        fs, path = fsspec.core.url_to_fs(metadata["path"])
+        fs, path = self.filesystem(metadata["path"])
         assert fs.isfile(path)
         assert metadata["byte_size"] == fs.size(path) > 0
 

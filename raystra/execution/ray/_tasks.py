@@ -122,7 +122,10 @@ def _ray_attempt() -> int:
 
 def output_nbytes(value: Any) -> int:
     """Size of a table-like value in memory, without importing any dataframe library."""
-    nbytes = getattr(value, "nbytes", None)  # pyarrow Table, numpy arrays
+    try:
+        nbytes = getattr(value, "nbytes", None)  # pyarrow Table, numpy arrays
+    except Exception:  # a lazy frame (Dask) refuses rather than compute itself
+        return 0
     if isinstance(nbytes, int):
         return nbytes
     module = type(value).__module__
