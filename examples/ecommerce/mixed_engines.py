@@ -20,7 +20,6 @@ import dask.dataframe as dd
 import pandas as pd
 import pyspark.sql as ps
 from pyspark.sql import functions as F
-from raystra_spark import SparkResource
 
 from examples.ecommerce.assets import clean_orders
 from examples.ecommerce.synthetic import generate_orders
@@ -32,6 +31,7 @@ from raystra import (
     Definitions,
     asset,
 )
+from raystra_spark import SparkResource
 
 __all__ = ["MARCH", "TIER_NAMES", "defs"]
 

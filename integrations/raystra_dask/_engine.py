@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from raystra_io import EngineLocation, TableEngine
-
 from raystra.definitions import InputContext, OutputContext
 from raystra_dask._scheduler import step_scheduler
 from raystra_dask._storage import write_swapped
+from raystra_io import EngineLocation, TableEngine
 
 __all__ = ["DaskEngine"]
 

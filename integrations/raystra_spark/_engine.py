@@ -13,9 +13,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from raystra_io import EngineLocation, TableEngine
-
 from raystra.definitions import InputContext, OutputContext
+from raystra_io import EngineLocation, TableEngine
 from raystra_spark._resource import SparkResource
 
 __all__ = ["SparkEngine", "spark_options", "spark_url"]

@@ -16,7 +16,7 @@ from raystra_spark._server import embedded_spark_remote
 if TYPE_CHECKING:
     from pyspark.sql.connect.session import SparkSession
 
-__all__ = ["SparkResource"]
+__all__ = ["SparkResource", "close_sessions"]
 
 # pyspark 4.3 warns on import that it does not fully support pandas 3; raystra hands Spark
 # Arrow tables, not pandas frames, so the warning would only flood step logs.
@@ -96,12 +96,22 @@ def _new_session(remote: str, conf: dict[str, str]) -> SparkSession:
     return session
 
 
+def close_sessions() -> None:
+    """Stop this process's sessions (before their server goes away)."""
+    with _lock:
+        for (remote, _), session in _sessions.items():
+            _stop_session(session, remote)
+        _sessions.clear()
+
+
 def _stop_session(session: SparkSession, remote: str) -> None:
     # Only if the server is still up: the client would otherwise retry for minutes at exit.
     host, _, port = remote.removeprefix("sc://").split("/", 1)[0].partition(":")
     try:
         socket.create_connection((host, int(port or 15002)), timeout=1.0).close()
     except (OSError, ValueError):
+        return
+    if session.is_stopped:
         return
     with contextlib.suppress(Exception):
         session.stop()

@@ -286,6 +286,9 @@ def stop_embedded_spark(*, timeout: float = 60.0) -> bool:
         >>> stop_embedded_spark()  # doctest: +SKIP
         True
     """
+    from raystra_spark._resource import close_sessions  # imports this module
+
+    close_sessions()  # while the server is up: a client left open retries at exit
     directory = state_dir()
     release_embedded_spark()
     info = read_state(directory)

@@ -94,6 +94,10 @@ class FsspecIOManager(ConfigurableIOManager):
         looked_at: list[str] = []
         for fmt in self._read_order:
             path = root.path(upstream, EXTENSIONS[fmt])
+            if not root.is_local:
+                # Object-store clients cache listings per process: a long-lived Ray worker
+                # must see what another worker committed since it last listed the prefix.
+                root.fs.invalidate_cache(path)
             if root.fs.exists(path):
                 if fmt == "parquet":
                     engine = engine_for(annotation=context.expected_type)

@@ -22,9 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 def mixed(spark_remote: str, monkeypatch: pytest.MonkeyPatch) -> raystra.Definitions:
     """The example's definitions, its Spark pointed at the test session's server."""
     monkeypatch.syspath_prepend(str(REPO))  # `examples` is not an installed package
-    from raystra_spark import SparkResource
-
     from examples.ecommerce.mixed_engines import defs
+    from raystra_spark import SparkResource
 
     return defs.with_resources({"spark": SparkResource(remote=spark_remote)})
 

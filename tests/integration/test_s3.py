@@ -18,8 +18,6 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pytest
-from raystra_io import ParquetIOManager, PickleIOManager
-from raystra_io._atomic import is_temp_name
 
 import raystra
 from raystra import (
@@ -39,6 +37,8 @@ from raystra.testing.io_manager_suite import (
     input_for,
     output_for,
 )
+from raystra_io import ParquetIOManager, PickleIOManager
+from raystra_io._atomic import is_temp_name
 
 if TYPE_CHECKING:  # the fixture's type; conftest modules are not imported by tests
     from conftest import S3Endpoint

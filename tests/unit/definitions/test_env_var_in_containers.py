@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from raystra_io import ParquetIOManager
 
 from raystra import (
     AssetExecutionContext,
@@ -17,6 +16,7 @@ from raystra import (
     materialize,
 )
 from raystra.errors import MissingResourceError
+from raystra_io import ParquetIOManager
 
 
 class Store(ConfigurableResource):

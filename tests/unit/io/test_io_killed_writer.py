@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from raystra_io import ParquetIOManager
-from raystra_io._atomic import is_temp_name
 
 from raystra.definitions import AssetKey
 from raystra.errors import InputNotFoundError
 from raystra.testing.io_manager_suite import input_for, output_for
+from raystra_io import ParquetIOManager
+from raystra_io._atomic import is_temp_name
 
 # The writer goes through an fsspec filesystem whose writes sleep, so the kill reliably lands
 # mid-write, after some bytes reached the temporary file.

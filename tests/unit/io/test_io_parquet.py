@@ -15,8 +15,6 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from raystra_io import ParquetIOManager
-from raystra_io._atomic import is_temp_name
 
 from raystra.definitions import AssetKey, IOManager
 from raystra.errors import InputNotFoundError
@@ -27,6 +25,8 @@ from raystra.testing.io_manager_suite import (
     input_for,
     output_for,
 )
+from raystra_io import ParquetIOManager
+from raystra_io._atomic import is_temp_name
 
 
 class TestParquetLocal(IOManagerConformance):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from raystra_io._atomic import is_temp_name, temp_sibling
-from raystra_io._paths import StorageRoot, output_path
 
 from raystra.definitions import AssetKey, OutputContext
 from raystra.testing.io_manager_suite import output_for
+from raystra_io._atomic import is_temp_name, temp_sibling
+from raystra_io._paths import StorageRoot, output_path
 
 
 @pytest.mark.parametrize(

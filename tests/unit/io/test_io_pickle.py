@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
-from raystra_io import ParquetIOManager, PickleIOManager
 
 from raystra.definitions import IOManager
 from raystra.testing.io_manager_suite import COLUMNS, IOManagerConformance, input_for, output_for
+from raystra_io import ParquetIOManager, PickleIOManager
 
 
 class TestPickleLocal(IOManagerConformance):
