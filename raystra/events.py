@@ -41,6 +41,7 @@ __all__ = [
     "StepFailed",
     "StepRetrying",
     "StepSkipped",
+    "StepSpans",
     "StepStarted",
     "StepSucceeded",
     "data_version",
@@ -126,6 +127,8 @@ class Event:
     """Base of every event: which run, and when."""
 
     kind: ClassVar[str] = "Event"
+    # False for telemetry that observers consume but run storage does not keep (`StepSpans`).
+    stored: ClassVar[bool] = True
     run_id: str
     timestamp: float = field(default_factory=now)
 
@@ -173,6 +176,9 @@ class StepStarted(Event):
     attempt: int = 1
     host: str = ""
     pid: int = 0
+    # Where on Ray the attempt ran; recorded when the run is traced.
+    ray_task_id: str = ""
+    ray_node_id: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -306,6 +312,24 @@ class LogMessage(Event):
     message: str
     level: str = "INFO"
     source: str = "log"
+    # The trace and the step attempt's span the line was logged under, when the run is traced.
+    trace_id: str = ""
+    span_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepSpans(Event):
+    """Child spans (input loads, compute, output writes) of a step attempt, for tracing.
+
+    Recorded where the step ran (``raystra.observability.RecordedSpan`` tuples) and handed to
+    the run's observers; run storage does not keep them.
+    """
+
+    kind: ClassVar[str] = "StepSpans"
+    stored: ClassVar[bool] = False
+    step_key: str
+    attempt: int = 1
+    spans: tuple[Any, ...] = ()
 
 
 _EVENT_TYPES: dict[str, type[Event]] = {
@@ -325,6 +349,7 @@ _EVENT_TYPES: dict[str, type[Event]] = {
         OpOutputStored,
         OutputSchemaChecked,
         LogMessage,
+        StepSpans,
     )
 }
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ from raystra.events import (
     now,
 )
 from raystra.execution import Executor, RunRequest, load_executor, resolve_resources
+from raystra.observability import ObservedRun, ObserverGroup, configured_observers
 from raystra.planning import (
     AssetSelection,
     ExecutionPlan,
@@ -160,6 +162,8 @@ def _run(
     """Validate config, then record and execute the run (closing storage it opened itself)."""
     step_config = validate_run_config(defs, plan, run_config)
     chosen = load_executor(executor, ray_address=ray_address)
+    observers = configured_observers()
+    traceparent = observers.traceparent()
     record = RunRecord(
         run_id=str(uuid.uuid4()),
         job_name=plan.job_name,
@@ -170,6 +174,7 @@ def _run(
         root_run_id=root_run_id,
         executor=chosen.name,
         created_at=now(),
+        trace_context=traceparent,
     )
     request = RunRequest(
         run_id=record.run_id,
@@ -177,12 +182,22 @@ def _run(
         step_config=step_config,
         max_concurrent=max_concurrent,
         should_cancel=should_cancel,
+        traceparent=traceparent,
     )
     with reading_storage(storage) as store:
         store.add_run(record)
         if on_run_id is not None:
             on_run_id(record.run_id)
-        events, status = _stream_events(chosen, plan, request, store, on_event)
+        observed = ObservedRun(
+            run_id=record.run_id,
+            plan=plan,
+            definitions=defs,
+            executor=chosen.name,
+            job_name=plan.job_name,
+            tags=record.tags,
+            traceparent=traceparent,
+        )
+        events, status = _stream_events(chosen, plan, request, store, on_event, observers, observed)
     result = RunResult(
         run_id=record.run_id, status=status, events=events, definitions=defs, plan=plan
     )
@@ -197,14 +212,24 @@ def _stream_events(
     request: RunRequest,
     storage: RunStorage,
     on_event: EventCallback | None,
+    observers: ObserverGroup,
+    observed: ObservedRun,
 ) -> tuple[list[Event], RunStatus]:
-    """Write the executor's events in batches and derive the run's final status from them."""
+    """Write the executor's events in batches and derive the run's final status from them.
+
+    Every event also goes to the run's observers (traces, metrics, OpenLineage), including
+    telemetry that storage does not keep (`StepSpans`).
+    """
     run_id = request.run_id
     events: list[Event] = []
     status = RunStatus.STARTED
 
     def record(event: Event) -> None:
         nonlocal status
+        if observers:
+            observers.observe(event)
+        if not event.stored:
+            return
         writer.write(event)
         events.append(event)
         if isinstance(event, StepFailed):
@@ -212,6 +237,8 @@ def _stream_events(
             for failed in _partitions_failed(plan, event):
                 writer.write(failed)
                 events.append(failed)
+                if observers:
+                    observers.observe(failed)
         if isinstance(event, RunFailed):
             status = RunStatus.FAILURE
         elif isinstance(event, RunCanceled):
@@ -221,7 +248,8 @@ def _stream_events(
         if on_event is not None:
             on_event(event)
 
-    with BatchingEventWriter(storage) as writer:
+    observers.run_started(observed)
+    with BatchingEventWriter(storage) as writer, _finishing(observers, lambda: status):
         try:
             for event in executor.execute(plan, request):
                 record(event)
@@ -241,6 +269,15 @@ def _stream_events(
         if not status.is_finished:
             record(RunFailed(run_id=run_id, reason="executor stopped without finishing the run"))
     return events, status
+
+
+@contextlib.contextmanager
+def _finishing(observers: ObserverGroup, status: Callable[[], RunStatus]) -> Iterator[None]:
+    """Tell observers the run ended (with its final status) however the block exits."""
+    try:
+        yield
+    finally:
+        observers.run_finished(status())
 
 
 def _partitions_failed(plan: ExecutionPlan, event: StepFailed) -> list[PartitionFailed]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 from typing import Annotated
 
 import typer
@@ -120,6 +121,18 @@ def show_run(run_id: RunArgument) -> None:
     _print_problems(console, run, list(stats.values()))
 
 
+def _trace_line(trace_id: str) -> str:
+    """The trace id, and its page in the tracing backend when ``RAYSTRA_TRACE_URL`` is set.
+
+    ``RAYSTRA_TRACE_URL`` is a template with ``{trace_id}``, for example
+    ``http://localhost:16686/trace/{trace_id}`` for Jaeger.
+    """
+    template = os.environ.get("RAYSTRA_TRACE_URL", "")
+    if "{trace_id}" not in template:
+        return trace_id
+    return f"{trace_id}  {template.replace('{trace_id}', trace_id)}"
+
+
 def _print_header(console: Console, run: api.RunRecord) -> None:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -138,6 +151,8 @@ def _print_header(console: Console, run: api.RunRecord) -> None:
     grid.add_row("Duration", _duration(run))
     if run.tags:
         grid.add_row("Tags", Text(", ".join(f"{k}={v}" for k, v in sorted(run.tags.items()))))
+    if run.trace_id:
+        grid.add_row("Trace", Text(_trace_line(run.trace_id)))
     ops = dict(run.run_config).get("ops") or {}
     config = json.dumps(dict(run.run_config), indent=2, default=str) if ops else "(none)"
     grid.add_row("Run config", Text(config))

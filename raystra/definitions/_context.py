@@ -71,6 +71,9 @@ class AssetExecutionContext:
     attempt: int = 1
     partition_keys_value: tuple[str, ...] = ()
     partitions_def: PartitionsDefinition | None = None
+    # W3C traceparent of this attempt's step span when the run is traced, else None: pass it
+    # to code that creates its own OpenTelemetry spans (or to Spark/Dask jobs) to nest them.
+    traceparent: str | None = None
     _output_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
     _failed_partitions: dict[str, str] = field(default_factory=dict)
 

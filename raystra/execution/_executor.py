@@ -25,6 +25,9 @@ class RunRequest:
     # Asked about once a second while the run goes on; True stops the run as CANCELED (e.g.
     # `raystra backfill cancel` from another process).
     should_cancel: Callable[[], bool] | None = None
+    # The run's W3C traceparent when the run is traced: executors hand it to every step, which
+    # then records its phases as spans (`raystra.events.StepSpans`).
+    traceparent: str | None = None
 
 
 class Executor(abc.ABC):

@@ -88,6 +88,7 @@ class InProcessExecutor(Executor):
                 config=request.step_config.get(step.node_step_key),
                 upstream_values=upstream_values,
                 sleep=self._sleep,
+                traceparent=request.traceparent,
             )
             partition_failed = False
             while True:

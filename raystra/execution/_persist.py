@@ -21,7 +21,8 @@ from raystra.definitions._node import NodeDefinition
 from raystra.events import AssetMaterialized, Event, OpOutputStored, data_version
 from raystra.execution._io import resolve_resources
 from raystra.execution._outputs import NO_VALUE
-from raystra.observability import StepLogCapture
+from raystra.observability import SpanRecorder, StepLogCapture
+from raystra.observability import _attributes as attrs
 from raystra.planning import Step, node_for_step
 
 __all__ = ["LOAD_FROM_STORAGE", "handed_over", "has_value", "persist_outputs", "store_output"]
@@ -83,6 +84,7 @@ def store_output(
     partition: str | None = None,
     partition_dimensions: Mapping[str, str] | None = None,
     consumed: tuple[Mapping[str, Any], ...] = (),
+    recorder: SpanRecorder | None = None,
 ) -> Event | None:
     """Commit one output (one partition of it) and return the event that records it.
 
@@ -104,7 +106,14 @@ def store_output(
             resources=Resources(dict(resources)),
             log=logger,
         )
-        stored = io_manager.handle_output(context, value) or {}
+        if recorder is None:
+            stored = io_manager.handle_output(context, value) or {}
+        else:
+            with recorder.span(
+                "raystra.io.write", **_io_attributes(definition, name, partition)
+            ) as span:
+                stored = io_manager.handle_output(context, value) or {}
+                span.update(_written(stored))
         metadata = _merge_metadata(name, metadata, stored, logger)
     if definition.asset_key is not None:
         return AssetMaterialized(
@@ -124,6 +133,25 @@ def store_output(
     return None
 
 
+def _io_attributes(definition: Any, name: str, partition: str | None) -> dict[str, Any]:
+    attributes = {attrs.IO_OUTPUT: name, attrs.IO_MANAGER: definition.io_manager_key}
+    if definition.asset_key is not None:
+        attributes[attrs.ASSET_KEY] = definition.asset_key.to_user_string()
+    if partition is not None:
+        attributes[attrs.PARTITION_KEY] = partition
+    return attributes
+
+
+def _written(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Span attributes from what the IO manager reported about a write."""
+    found = {
+        attrs.IO_PATH: stored.get("path"),
+        attrs.IO_ROWS: stored.get("row_count"),
+        attrs.IO_BYTES: stored.get("byte_size"),
+    }
+    return {key: value for key, value in found.items() if isinstance(value, str | int)}
+
+
 def persist_outputs(
     definitions: Definitions,
     step: Step,
@@ -132,6 +160,7 @@ def persist_outputs(
     values: Mapping[str, Any],
     user_metadata: Mapping[str, Mapping[str, Any]],
     capture: StepLogCapture,
+    recorder: SpanRecorder | None = None,
 ) -> list[Event]:
     """Commit outputs computed elsewhere, resolving IO manager resources here, where it runs.
 
@@ -153,6 +182,7 @@ def persist_outputs(
             user_metadata=user_metadata.get(name, {}),
             resources=resources,
             logger=capture.logger,
+            recorder=recorder,
         )
         if event is not None:
             events.append(event)

@@ -6,6 +6,7 @@ for the Ray executor). It never talks to run storage; everything it learns is re
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -30,6 +31,7 @@ from raystra.events import (
     PartitionFailed,
     StepFailed,
     StepRetrying,
+    StepSpans,
     StepStarted,
     StepSucceeded,
     data_version,
@@ -44,7 +46,8 @@ from raystra.execution._partition_values import (
 )
 from raystra.execution._persist import LOAD_FROM_STORAGE, handed_over, has_value, store_output
 from raystra.execution._schema_check import check_output_schemas
-from raystra.observability import StepLogCapture
+from raystra.observability import SpanRecorder, StepLogCapture
+from raystra.observability import _attributes as attrs
 from raystra.planning import Step, StepInput, node_for_step
 
 __all__ = ["StepOutcome", "run_step", "step_events"]
@@ -82,6 +85,7 @@ class _Attempt:
     # OutputSchemaChecked events; kept outside the attempt's result so a failed check is
     # recorded too.
     checks: list[Event] = field(default_factory=list)
+    recorder: SpanRecorder | None = None  # set when the run is traced
 
     def upstream_definition(self, step_input: StepInput) -> PartitionsDefinition | None:
         assert step_input.asset_key is not None
@@ -128,7 +132,36 @@ def _input_context(attempt: _Attempt, step_input: StepInput, partition: str | No
 def _load(attempt: _Attempt, step_input: StepInput, partition: str | None) -> Any:
     """Load one input (or one upstream partition of it) through its IO manager."""
     io_manager: IOManager = attempt.resources[step_input.io_manager_key]
-    return io_manager.load_input(_input_context(attempt, step_input, partition))
+    context = _input_context(attempt, step_input, partition)
+    if attempt.recorder is None:
+        return io_manager.load_input(context)
+    attributes = _read_attributes(step_input, partition)
+    with attempt.recorder.span("raystra.io.read", **attributes) as span:
+        value = io_manager.load_input(context)
+        rows = _row_count(value)
+        if rows is not None:
+            span[attrs.IO_ROWS] = rows
+    return value
+
+
+def _read_attributes(step_input: StepInput, partition: str | None) -> dict[str, Any]:
+    attributes = {attrs.IO_INPUT: step_input.name, attrs.IO_MANAGER: step_input.io_manager_key}
+    if step_input.asset_key is not None:
+        attributes[attrs.ASSET_KEY] = step_input.asset_key.to_user_string()
+    if partition is not None:
+        attributes[attrs.PARTITION_KEY] = partition
+    return attributes
+
+
+def _row_count(value: Any) -> int | None:
+    """Rows of an eagerly loaded table (Arrow, pandas, polars); None for lazy frames."""
+    rows = getattr(value, "num_rows", None)  # pyarrow
+    if isinstance(rows, int):
+        return rows
+    shape = getattr(value, "shape", None)  # pandas, polars (Dask's is lazy: not an int)
+    if isinstance(shape, tuple) and shape and isinstance(shape[0], int):
+        return shape[0]
+    return None
 
 
 def _load_inputs(attempt: _Attempt, upstream_values: Mapping[str, Any]) -> dict[str, Any]:
@@ -167,6 +200,7 @@ def _call(
         attempt=attempt.attempt,
         partition_keys_value=attempt.step.partition_keys,
         partitions_def=getattr(node, "partitions_def", None),
+        traceparent=attempt.recorder.step_traceparent if attempt.recorder else None,
     )
     kwargs = dict(inputs)
     if roles.context_param is not None:
@@ -176,7 +210,12 @@ def _call(
         context.op_config = kwargs[roles.config_param]
     for param in roles.resource_params:
         kwargs[param] = attempt.resources[param]
-    with attempt.capture.capture_output():
+    compute = (
+        attempt.recorder.span("raystra.compute")
+        if attempt.recorder is not None
+        else contextlib.nullcontext()
+    )
+    with compute, attempt.capture.capture_output():
         result = node.fn(**kwargs)
         outputs = collect_outputs(node, result)
     return outputs, context
@@ -215,6 +254,7 @@ def _persist(
             resources=attempt.resources,
             logger=attempt.capture.logger,
             consumed=consumed,
+            recorder=attempt.recorder,
         )
         output.value = handed_over(output.value, event)
         if event is not None:
@@ -272,6 +312,7 @@ def _persist_partitions(
                 partition=key,
                 partition_dimensions=partition_columns(definition, key),
                 consumed=_consumed(attempt, key),
+                recorder=attempt.recorder,
             )
             if key in values:
                 values[key] = handed_over(values[key], event)
@@ -367,6 +408,15 @@ def _teardown(resources: Mapping[str, Any]) -> None:
             teardown()
 
 
+def _spans_event(run_id: str, recorder: SpanRecorder) -> StepSpans:
+    return StepSpans(
+        run_id=run_id,
+        step_key=recorder.step_key,
+        attempt=recorder.attempt,
+        spans=tuple(recorder.spans),
+    )
+
+
 def step_events(
     definitions: Definitions,
     step: Step,
@@ -377,6 +427,8 @@ def step_events(
     sleep: Any = time.sleep,
     defer: Callable[[Any], bool] | None = None,
     first_attempt: int = 1,
+    traceparent: str | None = None,
+    ray_ids: tuple[str, str] = ("", ""),
 ) -> Generator[Event, None, StepOutcome]:
     """Run every attempt of one step, yielding events as they happen; return the outcome.
 
@@ -385,7 +437,9 @@ def step_events(
     of inputs handed over from steps of this run, keyed by input name; other inputs are loaded
     through their IO managers here. Outputs for which ``defer(value)`` is true are not written
     here but returned in `StepOutcome.deferred`. ``first_attempt`` numbers the first attempt
-    (above 1 when an executor re-runs a step whose worker died).
+    (above 1 when an executor re-runs a step whose worker died). With the run's
+    ``traceparent``, each attempt's phases are timed and yielded as a `StepSpans` event before
+    the attempt's terminal event; ``ray_ids`` (task id, node id) are recorded on `StepStarted`.
     """
     step_key = step.key
     node = node_for_step(definitions, step)
@@ -395,9 +449,20 @@ def step_events(
     for attempt_number in range(first_attempt, first_attempt + max_attempts):
         started = now()
         yield StepStarted(
-            run_id=run_id, step_key=step_key, attempt=attempt_number, host=host, pid=pid
+            run_id=run_id,
+            step_key=step_key,
+            attempt=attempt_number,
+            host=host,
+            pid=pid,
+            ray_task_id=ray_ids[0],
+            ray_node_id=ray_ids[1],
         )
-        capture = StepLogCapture(run_id=run_id, step_key=step_key)
+        recorder = SpanRecorder(traceparent, step_key, attempt_number) if traceparent else None
+        capture = StepLogCapture(
+            run_id=run_id,
+            step_key=step_key,
+            traceparent=recorder.step_traceparent if recorder else None,
+        )
         resources: dict[str, Any] = {}
         secrets: tuple[str, ...] = ()
         checks: list[Event] = []
@@ -409,7 +474,15 @@ def step_events(
                 if callable(setup):
                     setup()
             attempt = _Attempt(
-                step, node, run_id, attempt_number, capture, resources, definitions, checks
+                step,
+                node,
+                run_id,
+                attempt_number,
+                capture,
+                resources,
+                definitions,
+                checks,
+                recorder,
             )
             inputs = _load_inputs(attempt, upstream_values or {})
             outputs, context = _call(attempt, inputs, config)
@@ -418,6 +491,8 @@ def step_events(
             error = ErrorInfo.from_exception(exc).redacted(secrets)
             yield from capture.events
             yield from checks
+            if recorder is not None:
+                yield _spans_event(run_id, recorder)
             if attempt_number < first_attempt + max_attempts - 1:
                 assert policy is not None
                 delay = policy.delay_for(attempt_number - first_attempt + 1)
@@ -445,6 +520,8 @@ def step_events(
         yield from capture.events
         yield from checks
         yield from materializations
+        if recorder is not None:
+            yield _spans_event(run_id, recorder)
         if not deferred:
             yield StepSucceeded(
                 run_id=run_id,
@@ -474,6 +551,8 @@ def run_step(
     sleep: Any = time.sleep,
     defer: Callable[[Any], bool] | None = None,
     first_attempt: int = 1,
+    traceparent: str | None = None,
+    ray_ids: tuple[str, str] = ("", ""),
 ) -> StepOutcome:
     """`step_events` for callers that want the events in one list (e.g. inside a Ray task)."""
     events: list[Event] = []
@@ -486,6 +565,8 @@ def run_step(
         sleep=sleep,
         defer=defer,
         first_attempt=first_attempt,
+        traceparent=traceparent,
+        ray_ids=ray_ids,
     )
     while True:
         try:

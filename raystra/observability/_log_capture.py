@@ -84,10 +84,22 @@ class StepLogCapture:
         ['loaded 3 rows']
     """
 
-    def __init__(self, *, run_id: str, step_key: str, secrets: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        step_key: str,
+        secrets: tuple[str, ...] = (),
+        traceparent: str | None = None,
+    ) -> None:
         self.run_id = run_id
         self.step_key = step_key
         self.secrets = secrets
+        # Lines carry the trace and span they were logged under (``traceparent`` is the step
+        # attempt's span), so a log backend can jump to the trace.
+        self.trace_id, self.span_id = ("", "")
+        if traceparent is not None:
+            self.trace_id, self.span_id = traceparent.split("-")[1:3]
         self.events: list[LogMessage] = []
         self.logger = logging.Logger(f"raystra.step.{step_key}", level=logging.DEBUG)
         self.logger.propagate = False
@@ -108,6 +120,8 @@ class StepLogCapture:
                 message=redact(message, self.secrets),
                 level=level,
                 source=source,
+                trace_id=self.trace_id,
+                span_id=self.span_id,
             )
         )
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raystra.definitions._keys import AssetKey
 from raystra.events import ErrorInfo, Event, RunStatus
+
+if TYPE_CHECKING:  # the lineage records live beside their SQL queries
+    from raystra.storage._lineage import Direction, LineageGraph
 
 __all__ = [
     "MaterializationRecord",
@@ -45,6 +48,13 @@ class RunRecord:
     created_at: float = 0.0
     started_at: float | None = None
     ended_at: float | None = None
+    # The run's W3C traceparent (``00-<trace id>-<span id>-01``) when tracing was on.
+    trace_context: str | None = None
+
+    @property
+    def trace_id(self) -> str | None:
+        """The run's trace id (32 hex digits), to look the run up in a tracing backend."""
+        return self.trace_context.split("-")[1] if self.trace_context else None
 
 
 @dataclass(frozen=True)
@@ -149,6 +159,31 @@ class RunStorage(abc.ABC):
     @abc.abstractmethod
     def stale_partitions(self, asset_key: AssetKey) -> dict[str | None, list[str]]:
         """Partitions whose consumed upstream partitions were re-materialized since."""
+
+    @abc.abstractmethod
+    def lineage_graph(
+        self,
+        asset_key: AssetKey,
+        *,
+        partition: str | None,
+        direction: Direction,
+        depth: int,
+        limit: int,
+        offset: int = 0,
+    ) -> LineageGraph:
+        """Recorded lineage of one partition, or of every partition's latest materialization.
+
+        Roots come in descending partition key order; `raystra.api.lineage` builds the tree.
+        """
+
+    @abc.abstractmethod
+    def partition_keys_near(
+        self, asset_key: AssetKey, partition: str, *, n: int = 3
+    ) -> list[str | None]:
+        """Materialized partitions of ``asset_key`` next to ``partition`` in key order.
+
+        ``[None]``: the asset is unpartitioned; ``[]``: nothing of it was materialized.
+        """
 
     @abc.abstractmethod
     def get_dynamic_partitions(self, name: str) -> list[str]:

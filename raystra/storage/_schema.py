@@ -71,6 +71,7 @@ runs = Table(
     Column("created_at", Double, nullable=False),
     Column("started_at", Double),
     Column("ended_at", Double),
+    Column("trace_context", String(64)),  # W3C traceparent when the run was traced
     Index(None, "created_at"),
     Index(None, "status"),
 )
@@ -107,6 +108,7 @@ asset_materializations = Table(
     Column("code_version", String(_KEY)),
     Index(None, "asset_key", "id"),
     Index(None, "asset_key", "partition", "id"),
+    Index(None, "asset_key", "partition", "run_id"),  # lineage: the materialization a run made
 )
 
 # Latest state of every asset partition ("" for unpartitioned assets): one row each, updated in
@@ -137,6 +139,14 @@ materialization_inputs = Table(
     Column("upstream_run_id", String(64)),
     Column("upstream_data_version", String(64)),
     Index(None, "event_id"),
+    # Lineage downstream: who read this materialization. Named: the convention's name would
+    # pass Postgres's 63-character limit.
+    Index(
+        "ix_materialization_inputs_upstream",
+        "upstream_asset_key",
+        "upstream_partition",
+        "upstream_run_id",
+    ),
 )
 
 backfills = Table(

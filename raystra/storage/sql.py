@@ -142,6 +142,7 @@ class SqlRunStorage(RunStorage):
                 conn.execute(runs.insert(), values)
         except IntegrityError as err:
             raise RaystraError(
+            "trace_context": record.trace_context,
                 f"Run {record.run_id!r} already exists in the run storage {self._where}: give the "
                 "new run a fresh id (raystra generates one when run_id is not passed)."
             ) from err
@@ -487,3 +488,4 @@ def _materialization_record(row: Row[Any]) -> MaterializationRecord:
         metadata=row.metadata,
         code_version=row.code_version,
     )
+        trace_context=row.trace_context,

@@ -148,6 +148,8 @@ class _RunDriver:
         self.ready_limited: list[tuple[int, str]] = []  # heap of limited steps, plan order
         self.outcome: dict[str, str] = {}  # step key -> success | failed | skipped
         self.failed: list[str] = []
+        # When each step was submitted: the start of attempts whose worker died unreported.
+        self.submitted_at: dict[str, float] = {}
         self.canceled = False
         self.cancel_checked_at = time.monotonic()
 
@@ -180,7 +182,10 @@ class _RunDriver:
 
     def _submit(self, step: Step) -> None:
         task = self._task_for(step)
-        values_ref, report_ref = task.remote(self.run_key, step.key, *self._upstream_refs(step))
+        self.submitted_at[step.key] = time.time()
+        values_ref, report_ref = task.remote(
+            self.run_key, step.key, self.request.traceparent, *self._upstream_refs(step)
+        )
         self.values[step.key] = values_ref
         self.reports[step.key] = report_ref
         self.pending[report_ref] = ("compute", step.key)
@@ -295,11 +300,15 @@ class _RunDriver:
         if isinstance(report, BaseException):
             yield from self._task_lost(step, report)
             return
-        if kind == "compute":
-            yield from _lost_attempts(self.request.run_id, report)
+        if kind == "compute" and report.ray_attempt:
+            yield from _lost_attempts(
+                self.request.run_id, report, self.submitted_at.get(step_key, report.started_at)
+            )
         yield from report.events
         if report.status == "deferred":
-            persist_ref = _persist.remote(self.run_key, pack_report(report), self.values[step_key])
+            persist_ref = _persist.remote(
+                self.run_key, self.request.traceparent, pack_report(report), self.values[step_key]
+            )
             self.pending[persist_ref] = ("persist", step_key)
             self._finish_compute(step, "success", persisted=False)
             return
@@ -349,6 +358,14 @@ class _RunDriver:
             yield self._skipped(step, blocked)
             self._finish_compute(step, "skipped", persisted=True)
             return
+        if step.key not in self.outcome:
+            # No attempt reported back, so none recorded its start: date it from submission.
+            yield StepStarted(
+                run_id=self.request.run_id,
+                timestamp=self.submitted_at.get(step.key, time.time()),
+                step_key=step.key,
+                attempt=1,
+            )
         yield StepFailed(
             run_id=self.request.run_id,
             step_key=step.key,
@@ -361,12 +378,20 @@ class _RunDriver:
             self._finish_compute(step, "failed", persisted=True)
 
 
-def _lost_attempts(run_id: str, report: StepReport) -> Iterator[Event]:
-    """Record attempts whose worker died before reporting (Ray re-ran the task)."""
+def _lost_attempts(run_id: str, report: StepReport, submitted_at: float) -> Iterator[Event]:
+    """Record attempts whose worker died before reporting (Ray re-ran the task).
+
+    They are dated from the step's submission to the start of the attempt that reported
+    (the driver cannot know more; several lost attempts share that window).
+    """
+    ended_at = report.started_at or time.time()
     for attempt in range(1, report.ray_attempt + 1):
-        yield StepStarted(run_id=run_id, step_key=report.step_key, attempt=attempt)
+        yield StepStarted(
+            run_id=run_id, timestamp=submitted_at, step_key=report.step_key, attempt=attempt
+        )
         yield StepRetrying(
             run_id=run_id,
+            timestamp=ended_at,
             step_key=report.step_key,
             attempt=attempt,
             error=ErrorInfo(

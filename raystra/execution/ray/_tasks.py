@@ -18,12 +18,12 @@ import ray
 from ray import cloudpickle
 
 from raystra.definitions import Definitions
-from raystra.events import ErrorInfo, Event, StepFailed, StepSucceeded, now
+from raystra.events import ErrorInfo, Event, StepFailed, StepSpans, StepSucceeded, now
 from raystra.execution._handoff import gather_upstream
 from raystra.execution._persist import persist_outputs
 from raystra.execution._step_runner import run_step
 from raystra.execution.ray._shipping import PackedSteps, fetch
-from raystra.observability import StepLogCapture
+from raystra.observability import SpanRecorder, StepLogCapture
 from raystra.planning import Step
 
 __all__ = [
@@ -140,14 +140,26 @@ def _defer_at_least(threshold: int) -> Callable[[Any], bool]:
     return lambda value: output_nbytes(value) >= threshold
 
 
-def compute_step(run_key: str, step_key: str, *upstream: Any) -> tuple[Any, bytes]:
+def compute_step(
+    run_key: str, step_key: str, traceparent: str | None, *upstream: Any
+) -> tuple[Any, bytes]:
     """Run one step of the run published under ``run_key``; return (values, packed report).
 
-    ``upstream`` holds, per upstream step in ``Step.upstream_step_keys`` order, that step's
-    output values (a dict) for data dependencies, or its packed report for ordering-only ones.
+    ``traceparent`` is the run's W3C trace context when the run is traced (the step's spans
+    join that trace), else None. ``upstream`` holds, per upstream step in
+    ``Step.upstream_step_keys`` order, that step's output values (a dict) for data
+    dependencies, or its packed report for ordering-only ones.
     """
-    values, report = _compute(_context(run_key), step_key, upstream)
+    values, report = _compute(_context(run_key), step_key, traceparent, upstream)
     return values, pack_report(report)
+
+
+def _ray_ids(traceparent: str | None) -> tuple[str, str]:
+    """(task id, node id) of the running task, asked only when the run is traced."""
+    if traceparent is None:
+        return ("", "")
+    runtime = ray.get_runtime_context()
+    return (runtime.get_task_id() or "", runtime.get_node_id())
 
 
 def _upstream_status(value: Any) -> str:
@@ -158,7 +170,9 @@ def _upstream_status(value: Any) -> str:
     return "success"
 
 
-def _compute(run: RunContext, step_key: str, upstream: tuple[Any, ...]) -> tuple[Any, StepReport]:
+def _compute(
+    run: RunContext, step_key: str, traceparent: str | None, upstream: tuple[Any, ...]
+) -> tuple[Any, StepReport]:
     step = run.step(step_key)
     upstream_keys = step.upstream_step_keys
     statuses = [_upstream_status(value) for value in upstream]
@@ -190,6 +204,8 @@ def _compute(run: RunContext, step_key: str, upstream: tuple[Any, ...]) -> tuple
         upstream_values=upstream_values,
         defer=_defer_at_least(run.defer_bytes),
         first_attempt=1 + ray_attempt,
+        traceparent=traceparent,
+        ray_ids=_ray_ids(traceparent),
     )
     if not outcome.success:
         report = StepReport(step.key, "failed", tuple(outcome.events), ray_attempt=ray_attempt)
@@ -207,15 +223,25 @@ def _compute(run: RunContext, step_key: str, upstream: tuple[Any, ...]) -> tuple
     return outcome.outputs, report
 
 
-def persist_step(run_key: str, packed_report: bytes, values: Mapping[str, Any]) -> bytes:
+def persist_step(
+    run_key: str, traceparent: str | None, packed_report: bytes, values: Mapping[str, Any]
+) -> bytes:
     """Commit the outputs a compute task deferred; succeed the step once all committed."""
-    return pack_report(_persist(_context(run_key), unpack_report(packed_report), values))
+    report = unpack_report(packed_report)
+    return pack_report(_persist(_context(run_key), traceparent, report, values))
 
 
-def _persist(run: RunContext, report: StepReport, values: Mapping[str, Any]) -> StepReport:
+def _persist(
+    run: RunContext, traceparent: str | None, report: StepReport, values: Mapping[str, Any]
+) -> StepReport:
     run_id = run.run_id
     step = run.step(report.step_key)
-    capture = StepLogCapture(run_id=run_id, step_key=step.key)
+    recorder = SpanRecorder(traceparent, step.key, report.attempt) if traceparent else None
+    capture = StepLogCapture(
+        run_id=run_id,
+        step_key=step.key,
+        traceparent=recorder.step_traceparent if recorder else None,
+    )
     try:
         with capture.capture_output():
             events = persist_outputs(
@@ -225,6 +251,7 @@ def _persist(run: RunContext, report: StepReport, values: Mapping[str, Any]) -> 
                 values={name: values[name] for name in report.deferred},
                 user_metadata=report.deferred,
                 capture=capture,
+                recorder=recorder,
             )
     except Exception as exc:
         error = ErrorInfo.from_exception(exc).redacted(capture.secrets)
@@ -237,11 +264,29 @@ def _persist(run: RunContext, report: StepReport, values: Mapping[str, Any]) -> 
             host=os.uname().nodename,
             pid=os.getpid(),
         )
-        return StepReport(step.key, "failed", (*capture.events, failed), attempt=report.attempt)
+        spans = _spans(run_id, recorder)
+        return StepReport(
+            step.key, "failed", (*capture.events, *spans, failed), attempt=report.attempt
+        )
     done = StepSucceeded(
         run_id=run_id,
         step_key=step.key,
         attempt=report.attempt,
         duration_s=now() - report.started_at,
     )
-    return StepReport(step.key, "success", (*capture.events, *events, done), attempt=report.attempt)
+    spans = _spans(run_id, recorder)
+    return StepReport(
+        step.key, "success", (*capture.events, *events, *spans, done), attempt=report.attempt
+    )
+
+
+def _spans(run_id: str, recorder: SpanRecorder | None) -> tuple[Event, ...]:
+    if recorder is None:
+        return ()
+    spans = StepSpans(
+        run_id=run_id,
+        step_key=recorder.step_key,
+        attempt=recorder.attempt,
+        spans=tuple(recorder.spans),
+    )
+    return (spans,)

@@ -1,0 +1,133 @@
+"""Run observers: driver-side consumers of a run's events (traces, metrics, OpenLineage).
+
+The executor yields events; the API layer stores them and hands each one to the run's
+observers, in order. Observers see the same events storage does, so what they report always
+matches `raystra runs show`. A run with no observer configured pays nothing: the list is empty.
+
+An observer must never fail a run: `ObserverGroup` logs and drops an observer that raises.
+
+Example:
+    >>> class Counter(RunObserver):
+    ...     def __init__(self) -> None:
+    ...         self.seen = 0
+    ...     def observe(self, event: Event) -> None:
+    ...         self.seen += 1
+    >>> counter = Counter()
+    >>> group = ObserverGroup([counter])
+    >>> group.observe(RunSucceeded(run_id="r1"))
+    >>> counter.seen
+    1
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from raystra.definitions import Definitions
+from raystra.events import (
+    Event,
+    RunStatus,
+    RunSucceeded,  # noqa: F401 - used by the doctests
+)
+from raystra.planning import ExecutionPlan
+
+__all__ = ["ObservedRun", "ObserverGroup", "RunObserver"]
+
+_log = logging.getLogger("raystra.observability")
+
+
+@dataclass(frozen=True)
+class ObservedRun:
+    """What observers know about a run when it starts.
+
+    ``traceparent`` is the run's W3C trace context (``00-<trace id>-<span id>-01``) when
+    tracing is on: created with the run, stored with it, and passed to every task.
+    """
+
+    run_id: str
+    plan: ExecutionPlan
+    definitions: Definitions
+    executor: str = "in_process"
+    job_name: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    traceparent: str | None = None
+
+
+class RunObserver:
+    """Base class of run observers; override what you need (every hook defaults to nothing).
+
+    Example:
+        >>> class Printer(RunObserver):
+        ...     def observe(self, event: Event) -> None:
+        ...         print(event.kind)
+        >>> Printer().observe(RunSucceeded(run_id="r1"))
+        RunSucceeded
+    """
+
+    def traceparent(self) -> str | None:
+        """The W3C trace context this observer gives the run (tracing only), asked first."""
+        return None
+
+    def run_started(self, run: ObservedRun) -> None:
+        """The run was recorded and is about to execute."""
+
+    def observe(self, event: Event) -> None:
+        """One event of the run, in the order storage received it."""
+
+    def run_finished(self, status: RunStatus) -> None:
+        """The run ended with ``status``; flush anything buffered."""
+
+
+class ObserverGroup(RunObserver):
+    """Fans hooks out to several observers, isolating the run from their failures."""
+
+    def __init__(self, observers: Sequence[RunObserver]) -> None:
+        self.observers = list(observers)
+
+    def __bool__(self) -> bool:
+        return bool(self.observers)
+
+    def traceparent(self) -> str | None:
+        """The first trace context an observer offers (None when nothing traces)."""
+        for observer in self.observers:
+            offered = observer.traceparent()
+            if offered is not None:
+                return offered
+        return None
+
+    def run_started(self, run: ObservedRun) -> None:
+        """Call every observer's `RunObserver.run_started`."""
+        for observer in list(self.observers):
+            self._call(observer, "run_started", run)
+
+    def observe(self, event: Event) -> None:
+        """Call every observer's `RunObserver.observe`."""
+        for observer in self.observers:
+            try:
+                observer.observe(event)
+            except Exception:
+                self._drop(observer, "observe")
+
+    def run_finished(self, status: RunStatus) -> None:
+        """Call every observer's `RunObserver.run_finished`."""
+        for observer in list(self.observers):
+            self._call(observer, "run_finished", status)
+
+    def _call(self, observer: RunObserver, hook: str, argument: object) -> None:
+        try:
+            getattr(observer, hook)(argument)
+        except Exception:
+            self._drop(observer, hook)
+
+    def _drop(self, observer: RunObserver, hook: str) -> None:
+        # Telemetry must never fail the run it describes: report once, stop calling it.
+        _log.warning(
+            "run observer %s failed in %s and was disabled for this run",
+            type(observer).__name__,
+            hook,
+            exc_info=True,
+        )
+        if observer in self.observers:
+            self.observers.remove(observer)
