@@ -17,7 +17,8 @@ Example:
     2
 
 ``import raystra`` stays light: it imports neither ray, pandas nor sqlalchemy. The run API
-(`materialize`, `execute_job`, `reexecute`, `load_asset_value`) loads on first use.
+(`materialize`, `execute_job`, `reexecute`, `load_asset_value`,
+`lineage`) loads on first use.
 """
 
 from __future__ import annotations
@@ -95,11 +96,15 @@ from raystra.planning import AssetSelection
 
 if TYPE_CHECKING:
     from raystra.api import (
+        AssetLineage,
         BackfillResult,
+        LineageMaterialization,
+        LineageNode,
         PartitionRequest,
         RunResult,
         backfill,
         execute_job,
+        lineage,
         load_asset_value,
         materialize,
         reexecute,
@@ -112,6 +117,7 @@ __all__ = [
     "AssetExecutionContext",
     "AssetIn",
     "AssetKey",
+    "AssetLineage",
     "AssetOut",
     "AssetSelection",
     "AssetSpec",
@@ -137,6 +143,8 @@ __all__ = [
     "Jitter",
     "JobDefinition",
     "LastPartitionMapping",
+    "LineageMaterialization",
+    "LineageNode",
     "MaterializeResult",
     "MissingResourceError",
     "MonthlyPartitionsDefinition",
@@ -175,6 +183,7 @@ __all__ = [
     "build_op_context",
     "execute_job",
     "job",
+    "lineage",
     "load_asset_value",
     "materialize",
     "multi_asset",
@@ -184,11 +193,15 @@ __all__ = [
 
 # Names served by raystra.api, imported on first access so `import raystra` stays cheap.
 _LAZY_API = {
+    "AssetLineage",
     "BackfillResult",
+    "LineageMaterialization",
+    "LineageNode",
     "PartitionRequest",
     "RunResult",
     "backfill",
     "execute_job",
+    "lineage",
     "load_asset_value",
     "materialize",
     "reexecute",

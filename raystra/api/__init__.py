@@ -13,6 +13,7 @@ from raystra.api._launch import (
     reexecute,
     resolve_selection,
 )
+from raystra.api._lineage import AssetLineage, LineageMaterialization, LineageNode, lineage
 from raystra.api._partitions import (
     AssetPartitionStatus,
     PartitionRequest,
@@ -30,9 +31,12 @@ from raystra.api._queries import (
 from raystra.storage import MaterializationRecord, RunRecord, StepStats
 
 __all__ = [
+    "AssetLineage",
     "AssetPartitionStatus",
     "AssetStatus",
     "BackfillResult",
+    "LineageMaterialization",
+    "LineageNode",
     "MaterializationRecord",
     "PartitionRequest",
     "RunRecord",
@@ -44,6 +48,7 @@ __all__ = [
     "cancel_backfill",
     "execute_job",
     "get_run",
+    "lineage",
     "list_runs",
     "load_asset_value",
     "materialize",

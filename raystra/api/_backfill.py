@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from raystra.events import (
     StepFailed,
     StepSkipped,
 )
+from raystra.observability import emit_backfill_span, tracing_enabled
 from raystra.planning import ExecutionPlan, build_asset_plan, build_partitioned_plan
 from raystra.storage import RunStorage
 from raystra.storage._backfill_records import BackfillRecord, resumable
@@ -192,6 +195,7 @@ def _run_backfill(
     from raystra.api._launch import run_plan
 
     store.update_backfill(backfill_id, status="RUNNING")
+    started_at = time.time()
     tags = {**run_options.get("tags", {}), BACKFILL_TAG: backfill_id}
     options = {k: v for k, v in run_options.items() if k != "tags"}
 
@@ -220,7 +224,33 @@ def _run_backfill(
     else:
         final = "COMPLETED" if not remaining else "FAILED"
     store.update_backfill(backfill_id, status=final)
-    return BackfillResult(backfill_id, store.get_backfill(backfill_id), result)
+    record = store.get_backfill(backfill_id)
+    _trace_backfill(store, record, started_at)
+    return BackfillResult(backfill_id, record, result)
+
+
+def _trace_backfill(store: RunStorage, record: BackfillRecord, started_at: float) -> None:
+    """A ``raystra.backfill`` span linking every run of the backfill, when tracing is on."""
+    if not tracing_enabled(os.environ):
+        return
+    traceparents = [
+        context
+        for run_id in record.run_ids
+        if (context := store.get_run(run_id).trace_context) is not None
+    ]
+    emit_backfill_span(
+        os.environ,
+        backfill_id=record.backfill_id,
+        started_at=started_at,
+        ended_at=time.time(),
+        status=record.status,
+        run_traceparents=traceparents,
+        attributes={
+            "raystra.backfill.status": record.status,
+            "raystra.backfill.targets": record.total,
+            **{f"raystra.backfill.targets.{k}": v for k, v in record.counts.items()},
+        },
+    )
 
 
 def target_statuses(

@@ -208,6 +208,22 @@ def _print_problems(console: Console, run: api.RunRecord, stats: list[api.StepSt
             console.print(Text(event.error.traceback.rstrip()))
 
 
+def _log_record(event: LogMessage) -> dict[str, object]:
+    """A log line as a JSON-able record (trace ids only when the run was traced)."""
+    record: dict[str, object] = {
+        "timestamp": event.timestamp,
+        "run_id": event.run_id,
+        "step_key": event.step_key,
+        "level": event.level,
+        "source": event.source,
+        "message": event.message,
+    }
+    if event.trace_id:
+        record["trace_id"] = event.trace_id
+        record["span_id"] = event.span_id
+    return record
+
+
 _LEVEL_STYLES = {"DEBUG": "dim", "WARNING": "yellow", "ERROR": "red", "CRITICAL": "bold red"}
 
 
@@ -219,6 +235,10 @@ def run_logs(
         LogSource | None,
         typer.Option("--source", help="Only lines from context.log, stdout or stderr."),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="One JSON object per line, with trace_id/span_id when traced."),
+    ] = False,
 ) -> None:
     """Print the log lines a run's steps captured: context.log, stdout and stderr."""
     run = api.get_run(run_id)
@@ -229,6 +249,10 @@ def run_logs(
     lines = [e for e in events if isinstance(e, LogMessage)]
     if source is not None:
         lines = [e for e in lines if e.source == source.value]
+    if as_json:
+        for event in lines:
+            typer.echo(json.dumps(_log_record(event)))
+        return
     console = output_console()
     if not lines:
         which = f" for step {step!r}" if step else ""

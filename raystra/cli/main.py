@@ -16,7 +16,16 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 import raystra
-from raystra.cli import _assets, _backfill, _check, _jobs, _materialize, _partitions, _runs
+from raystra.cli import (
+    _assets,
+    _backfill,
+    _check,
+    _jobs,
+    _lineage,
+    _materialize,
+    _partitions,
+    _runs,
+)
 from raystra.cli._loading import AttributeOption, DefinitionsTarget, FileOption, ModuleOption
 from raystra.cli._render import error_console
 from raystra.errors import RaystraError
@@ -108,6 +117,7 @@ def _global_options(
 app.command("check")(_check.check)
 app.command("materialize")(_materialize.materialize)
 app.command("reexecute")(_materialize.reexecute)
+app.command("lineage")(_lineage.lineage)
 app.add_typer(_assets.app, name="assets")
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_jobs.app, name="job")

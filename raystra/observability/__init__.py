@@ -16,6 +16,12 @@ from raystra.observability._spans import (
     step_span_id,
     step_traceparent,
 )
+from raystra.observability._tracing import (
+    TracingObserver,
+    emit_backfill_span,
+    tracing_enabled,
+    tracing_observer,
+)
 
 __all__ = [
     "ObservedRun",
@@ -24,9 +30,13 @@ __all__ = [
     "RunObserver",
     "SpanRecorder",
     "StepLogCapture",
+    "TracingObserver",
     "configured_observers",
+    "emit_backfill_span",
     "new_traceparent",
     "parse_traceparent",
     "step_span_id",
     "step_traceparent",
+    "tracing_enabled",
+    "tracing_observer",
 ]

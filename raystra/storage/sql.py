@@ -68,6 +68,12 @@ from raystra.storage._engine import (
     parse_url,
     upgrade_to_head,
 )
+from raystra.storage._lineage import (
+    Direction,
+    LineageGraph,
+    lineage_graph,
+    partition_keys_near,
+)
 from raystra.storage._partition_index import (
     PartitionState,
     add_dynamic_partitions,
@@ -136,13 +142,13 @@ class SqlRunStorage(RunStorage):
             "created_at": record.created_at or time.time(),
             "started_at": record.started_at,
             "ended_at": record.ended_at,
+            "trace_context": record.trace_context,
         }
         try:
             with self._engine.begin() as conn:
                 conn.execute(runs.insert(), values)
         except IntegrityError as err:
             raise RaystraError(
-            "trace_context": record.trace_context,
                 f"Run {record.run_id!r} already exists in the run storage {self._where}: give the "
                 "new run a fresh id (raystra generates one when run_id is not passed)."
             ) from err
@@ -320,6 +326,35 @@ class SqlRunStorage(RunStorage):
         """Partitions whose consumed upstream partitions were re-materialized since."""
         return stale_partitions(self._engine, asset_key)
 
+    # -- lineage ------------------------------------------------------------------------------
+
+    def lineage_graph(
+        self,
+        asset_key: AssetKey,
+        *,
+        partition: str | None,
+        direction: Direction,
+        depth: int,
+        limit: int,
+        offset: int = 0,
+    ) -> LineageGraph:
+        """Recorded lineage of one partition, or of every partition's latest materialization."""
+        return lineage_graph(
+            self._engine,
+            asset_key,
+            partition=partition,
+            direction=direction,
+            depth=depth,
+            limit=limit,
+            offset=offset,
+        )
+
+    def partition_keys_near(
+        self, asset_key: AssetKey, partition: str, *, n: int = 3
+    ) -> list[str | None]:
+        """Materialized partitions of ``asset_key`` next to ``partition`` in key order."""
+        return partition_keys_near(self._engine, asset_key, partition, n=n)
+
     def get_dynamic_partitions(self, name: str) -> list[str]:
         """Keys of the `DynamicPartitionsDefinition` called ``name``, oldest first."""
         return get_dynamic_partitions(self._engine, name)
@@ -474,6 +509,7 @@ def _run_record(row: Row[Any]) -> RunRecord:
         created_at=row.created_at,
         started_at=row.started_at,
         ended_at=row.ended_at,
+        trace_context=row.trace_context,
     )
 
 
@@ -488,4 +524,3 @@ def _materialization_record(row: Row[Any]) -> MaterializationRecord:
         metadata=row.metadata,
         code_version=row.code_version,
     )
-        trace_context=row.trace_context,
