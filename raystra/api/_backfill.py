@@ -70,9 +70,20 @@ def plan_assets(
             elif None in chosen:
                 kept.append(key)
         selected = kept
-    if not partitioned:
+    if not partitioned and not _reads_partitions(defs, selected):
         return build_asset_plan(defs, selected)
     return build_partitioned_plan(defs, selected, targets, dynamic_partitions=storage)
+
+
+def _reads_partitions(defs: Definitions, keys: Iterable[AssetKey]) -> bool:
+    """True when a selected asset reads a partitioned asset (its partition mapping applies)."""
+    for key in keys:
+        assets_def = defs.get_assets_def(key)
+        for node_input in assets_def.inputs:
+            upstream = node_input.asset_key
+            if upstream is not None and defs.partitions_def_for(upstream) is not None:
+                return True
+    return False
 
 
 def plan_targets(plan: ExecutionPlan) -> list[tuple[str, str | None]]:

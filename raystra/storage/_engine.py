@@ -11,6 +11,7 @@ import functools
 import json
 import sqlite3
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, Select, Table, text
+from sqlalchemy import Connection, Engine, Select, Table, and_, or_, text
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import URL, make_url
@@ -28,6 +29,8 @@ from raystra.errors import RaystraError
 
 __all__ = [
     "alembic_config",
+    "any_of",
+    "chunked",
     "create_engine",
     "dumps",
     "fetch_tuples",
@@ -93,6 +96,30 @@ def fetch_tuples(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())  # sqlite3 and psycopg rows are tuples
     finally:
         cursor.close()
+
+
+_MAX_VARIABLES = 900  # bound parameters per statement, below SQLite's oldest limit (999)
+_MAX_TERMS = 200  # OR-ed key tuples per statement (see `any_of`)
+
+
+def any_of(columns: Sequence[Any], keys: Sequence[tuple[Any, ...]]) -> Any:
+    """``columns`` equal one of the ``keys`` tuples, in a form every database indexes.
+
+    Not a row-value IN: SQLite answers ``(a, b) IN (VALUES ...)`` with a full scan once the
+    list has two rows, whereas each ``a = ? AND b = ?`` term of an OR is an index search.
+    Pass at most one `chunked` slice of keys per statement.
+    """
+    if len(columns) == 1:
+        return columns[0].in_([key[0] for key in keys])
+    return or_(*(and_(*(c == v for c, v in zip(columns, key, strict=True))) for key in keys))
+
+
+def chunked(items: Sequence[Any], arity: int) -> Iterator[Sequence[Any]]:
+    """``items`` in slices small enough for one `any_of` statement of ``arity`` columns."""
+    # OR terms nest one expression level each: SQLite allows 1,000 levels.
+    size = min(_MAX_VARIABLES // arity, _MAX_TERMS) if arity > 1 else _MAX_VARIABLES
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def parse_url(url: str) -> URL:

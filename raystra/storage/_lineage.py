@@ -12,13 +12,14 @@ twice (a diamond, or one upstream read by every partition) is looked up once. Th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Connection, Engine, Select, and_, func, or_, select
+from sqlalchemy import Connection, Engine, Select, and_, func, select
 
 from raystra.definitions._keys import AssetKey
+from raystra.storage._engine import any_of, chunked
 from raystra.storage._schema import asset_materializations, asset_partitions, events
 from raystra.storage._schema import materialization_inputs as inputs
 
@@ -35,8 +36,6 @@ __all__ = [
 Direction = Literal["upstream", "downstream"]
 
 _UNPARTITIONED = ""  # the partition column of unpartitioned assets in the lineage tables
-_MAX_VARIABLES = 900  # bound parameters per statement, below SQLite's oldest limit (999)
-_MAX_TERMS = 200  # OR-ed key tuples per statement (see `_in`)
 
 _PartitionKey = tuple[str, str]  # (asset key string, partition or "")
 _RunKey = tuple[str, str, str]  # (asset key string, partition or "", run id)
@@ -215,7 +214,7 @@ class _Walk:
         """Read the events of materializations not fetched yet."""
         wanted = sorted(set(ids) - self.materializations.keys())
         query = select(events.c.id, events.c.run_id, events.c.timestamp, events.c.payload)
-        for chunk in _chunks(wanted, 1):
+        for chunk in chunked(wanted, 1):
             for row in self.conn.execute(query.where(events.c.id.in_(chunk))):
                 self.materializations[row.id] = _materialization(row)
 
@@ -238,7 +237,7 @@ class _Walk:
             | (now.c.materialized_run_id != inputs.c.upstream_run_id)
         )
         self.superseded.update(dict.fromkeys(frontier, 0))
-        for chunk in _chunks(frontier, 1):
+        for chunk in chunked(frontier, 1):
             query = (
                 select(inputs.c.event_id, func.count())
                 .select_from(joined)
@@ -321,15 +320,15 @@ class _Walk:
         columns = (table.c.asset_key, table.c.partition, table.c.run_id)
         found: dict[_RunKey, int] = {}
         partitioned = sorted(key for key in run_keys if key[1] != _UNPARTITIONED)
-        for chunk in _chunks(partitioned, 3):
-            query = select(*columns, newest).where(_in(columns, chunk))
+        for chunk in chunked(partitioned, 3):
+            query = select(*columns, newest).where(any_of(columns, chunk))
             for asset, partition, run_id, storage_id in self.conn.execute(query.group_by(*columns)):
                 found[(asset, partition, run_id)] = storage_id
         # Unpartitioned rows hold NULL, which no IN-list matches.
         whole = sorted((asset, run_id) for asset, partition, run_id in run_keys if not partition)
-        for pairs in _chunks(whole, 2):
+        for pairs in chunked(whole, 2):
             query = select(table.c.asset_key, table.c.run_id, newest).where(
-                table.c.partition.is_(None), _in((table.c.asset_key, table.c.run_id), pairs)
+                table.c.partition.is_(None), any_of((table.c.asset_key, table.c.run_id), pairs)
             )
             for asset, run_id, storage_id in self.conn.execute(
                 query.group_by(table.c.asset_key, table.c.run_id)
@@ -346,9 +345,9 @@ class _Walk:
         )
         table = asset_partitions
         columns = (table.c.asset_key, table.c.partition)
-        for chunk in _chunks(wanted, 2):
+        for chunk in chunked(wanted, 2):
             query = select(*columns, table.c.event_id).where(
-                _in(columns, chunk), table.c.event_id.is_not(None)
+                any_of(columns, chunk), table.c.event_id.is_not(None)
             )
             for asset, partition, storage_id in self.conn.execute(query):
                 self.latest[(AssetKey.from_user_string(asset), partition or None)] = storage_id
@@ -378,7 +377,7 @@ def _top_rows(
     rank = func.row_number().over(partition_by=list(group), order_by=order_by).label("rank")
     total = func.count().over(partition_by=list(group)).label("total")
     rows: list[Any] = []
-    for chunk in _chunks(sorted(keys), len(group)):
+    for chunk in chunked(sorted(keys), len(group)):
         inner = (
             select(
                 inputs.c.event_id,
@@ -387,7 +386,7 @@ def _top_rows(
                 rank,
                 total,
             )
-            .where(_in(group, chunk))
+            .where(any_of(group, chunk))
             .subquery()
         )
         query: Select[Any] = select(inner).where(inner.c.rank <= limit).order_by(inner.c.rank)
@@ -399,29 +398,11 @@ def _grouped_counts(
     conn: Connection, group: Sequence[Any], keys: Sequence[tuple[Any, ...]]
 ) -> dict[tuple[Any, ...], int]:
     counts: dict[tuple[Any, ...], int] = {}
-    for chunk in _chunks(sorted(keys), len(group)):
-        query = select(*group, func.count()).where(_in(group, chunk)).group_by(*group)
+    for chunk in chunked(sorted(keys), len(group)):
+        query = select(*group, func.count()).where(any_of(group, chunk)).group_by(*group)
         for row in conn.execute(query):
             counts[tuple(row[:-1])] = row[-1]
     return counts
-
-
-def _in(columns: Sequence[Any], chunk: Sequence[tuple[Any, ...]]) -> Any:
-    """``columns`` equal one of the ``chunk`` tuples, in a form every database indexes.
-
-    Not a row-value IN: SQLite answers ``(a, b) IN (VALUES ...)`` with a full scan once the
-    list has two rows, whereas each ``a = ? AND b = ?`` term of an OR is an index search.
-    """
-    if len(columns) == 1:
-        return columns[0].in_([key[0] for key in chunk])
-    return or_(*(and_(*(c == v for c, v in zip(columns, key, strict=True))) for key in chunk))
-
-
-def _chunks(items: Sequence[Any], arity: int) -> Iterator[Sequence[Any]]:
-    # OR terms nest one expression level each: SQLite allows 1,000 levels.
-    size = min(_MAX_VARIABLES // arity, _MAX_TERMS) if arity > 1 else _MAX_VARIABLES
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _materialization(row: Any) -> StoredMaterialization:

@@ -11,12 +11,12 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Table, and_, select, tuple_
+from sqlalchemy import Connection, Engine, Table, and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from raystra.definitions._keys import AssetKey
 from raystra.events import AssetMaterialized, PartitionFailed
-from raystra.storage._engine import fetch_tuples, insert_rows
+from raystra.storage._engine import any_of, chunked, fetch_tuples, insert_rows
 from raystra.storage._schema import asset_partitions, dynamic_partitions, materialization_inputs
 
 __all__ = [
@@ -31,7 +31,6 @@ __all__ = [
 ]
 
 UNPARTITIONED = ""  # the partition column of unpartitioned assets (primary keys need a value)
-_CHUNK = 500  # IN-lists stay below SQLite's variable limit
 
 
 class PartitionState(NamedTuple):
@@ -152,11 +151,10 @@ def _current_versions(
     found: dict[tuple[str, str], tuple[str | None, str | None]] = {}
     ordered = sorted(keys)
     table = asset_partitions
-    for start in range(0, len(ordered), _CHUNK):
-        chunk = ordered[start : start + _CHUNK]
+    for chunk in chunked(ordered, 2):
         query = select(
             table.c.asset_key, table.c.partition, table.c.materialized_run_id, table.c.data_version
-        ).where(tuple_(table.c.asset_key, table.c.partition).in_(chunk))
+        ).where(any_of((table.c.asset_key, table.c.partition), chunk))
         for row in conn.execute(query):
             found[(row.asset_key, row.partition)] = (row.materialized_run_id, row.data_version)
     return found

@@ -294,3 +294,21 @@ def test_failed_unpartitioned_asset_shows_failed_then_fresh_again() -> None:
     (raystra_home() / FAIL_FLAG).unlink()
     raystra.materialize(defs)
     assert asset_partition_status(defs, key, open_storage()).keys["fresh"] == [None]
+
+
+def test_an_unpartitioned_asset_reads_every_stored_partition_of_its_upstream() -> None:
+    @asset(partitions_def=DAILY)
+    def visits(context: raystra.AssetExecutionContext) -> pa.Table:
+        return pa.table({"day": [context.partition_key]})
+
+    @asset
+    def visits_report(visits: pa.Table) -> int:
+        return visits.num_rows
+
+    defs = Definitions([visits, visits_report])
+    raystra.backfill(defs, "visits", partitions=_all())
+    # The report alone, in a later run: its input is all seven stored days, not one file.
+    result = raystra.materialize(defs, "visits_report")
+    assert result.output_for("visits_report") == 7
+    (event,) = result.materializations
+    assert len(event.consumed) == 7
