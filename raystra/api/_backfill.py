@@ -26,7 +26,11 @@ from raystra.events import (
     StepFailed,
     StepSkipped,
 )
-from raystra.observability import emit_backfill_span, tracing_enabled
+from raystra.observability import (
+    emit_backfill_span,
+    record_backfill_progress,
+    tracing_enabled,
+)
 from raystra.planning import ExecutionPlan, build_asset_plan, build_partitioned_plan
 from raystra.storage import RunStorage
 from raystra.storage._backfill_records import BackfillRecord, resumable
@@ -206,6 +210,8 @@ def _run_backfill(
     from raystra.api._launch import run_plan
 
     store.update_backfill(backfill_id, status="RUNNING")
+    # A function: nothing is read from storage while metrics are off.
+    record_backfill_progress(backfill_id, lambda: store.get_backfill(backfill_id).counts)
     started_at = time.time()
     tags = {**run_options.get("tags", {}), BACKFILL_TAG: backfill_id}
     options = {k: v for k, v in run_options.items() if k != "tags"}
@@ -236,6 +242,7 @@ def _run_backfill(
         final = "COMPLETED" if not remaining else "FAILED"
     store.update_backfill(backfill_id, status=final)
     record = store.get_backfill(backfill_id)
+    record_backfill_progress(backfill_id, record.counts)
     _trace_backfill(store, record, started_at)
     return BackfillResult(backfill_id, record, result)
 

@@ -11,6 +11,7 @@ __all__ = [
     "ASSET_KEY",
     "ASSET_KEYS",
     "BACKFILL_ID",
+    "BACKFILL_TARGET_STATE",
     "ERROR_TYPE",
     "EXECUTOR",
     "IO_BYTES",
@@ -41,6 +42,8 @@ RUN_STATUS = "raystra.run.status"  # SUCCESS | FAILURE | CANCELED
 EXECUTOR = "raystra.run.executor"
 JOB_NAME = "raystra.job.name"
 BACKFILL_ID = "raystra.backfill.id"
+# Metrics only: done | failed | pending, the state of a backfill's targets on its gauges.
+BACKFILL_TARGET_STATE = "raystra.backfill.target.state"
 
 STEP_KEY = "raystra.step.key"
 STEP_ATTEMPT = "raystra.step.attempt"  # 1 for the first attempt

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 
 from raystra.observability._observers import ObserverGroup, RunObserver
 
-__all__ = ["ObserverFactory", "configured_observers", "is_disabled"]
+__all__ = ["GRPC_MISSING", "ObserverFactory", "configured_observers", "is_disabled"]
 
 ObserverFactory = Callable[[Mapping[str, str]], RunObserver | None]
 
@@ -27,10 +27,18 @@ def is_disabled(environ: Mapping[str, str]) -> bool:
     return environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
 
 
+GRPC_MISSING = (
+    "OTLP over gRPC needs the gRPC exporter: pip install 'raystra[otlp-grpc]' (or set "
+    "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)."
+)
+
+
 def _factories() -> tuple[ObserverFactory, ...]:
+    from raystra.observability._metrics import metrics_observer
+    from raystra.observability._openlineage import openlineage_observer
     from raystra.observability._tracing import tracing_observer
 
-    return (tracing_observer,)
+    return (tracing_observer, metrics_observer, openlineage_observer)
 
 
 def configured_observers(environ: Mapping[str, str] | None = None) -> ObserverGroup:

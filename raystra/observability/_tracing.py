@@ -48,7 +48,7 @@ from raystra.events import (
     StepSucceeded,
 )
 from raystra.observability import _attributes as attrs
-from raystra.observability._config import is_disabled
+from raystra.observability._config import GRPC_MISSING, is_disabled
 from raystra.observability._observers import ObservedRun, RunObserver
 from raystra.observability._spans import (
     RecordedSpan,
@@ -171,10 +171,12 @@ def _exporter(name: str, environ: Mapping[str, str]) -> Any:
         or "http/protobuf"
     ).strip()
     if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-            OTLPSpanExporter as GrpcExporter,
-        )
-
+        try:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+                OTLPSpanExporter as GrpcExporter,
+            )
+        except ImportError as err:
+            raise RaystraError(GRPC_MISSING) from err
         return GrpcExporter()
     if protocol == "http/protobuf":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

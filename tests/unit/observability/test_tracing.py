@@ -32,6 +32,7 @@ from raystra.events import LogMessage
 def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpReceiver]:
     with otlp_receiver() as running:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", running.endpoint)
+        monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")  # traces only, here
         yield running
 
 
@@ -97,6 +98,7 @@ def test_grpc_export(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{port}")
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_INSECURE", "true")
+        monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
         result = materialize(_defs())
         assert arrived.wait(30)
     finally:
