@@ -7,12 +7,13 @@ pipeline without Dask must not pay for importing it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import posixpath
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from raystra.definitions import InputContext, OutputContext
 from raystra_dask._scheduler import step_scheduler
-from raystra_dask._storage import write_swapped
+from raystra_dask._storage import url_of, write_swapped
 from raystra_io import EngineLocation, TableEngine
 
 __all__ = ["DaskEngine"]
@@ -94,10 +95,44 @@ class DaskEngine(TableEngine):
         }
 
     def read(self, location: EngineLocation, context: InputContext) -> Any:
-        """A lazy Dask DataFrame over the stored Parquet file or directory."""
+        """A lazy Dask DataFrame over the stored Parquet file or directory.
+
+        One stored partition reads as itself: Hive-style directory names above it
+        (``partition=2024-01-01/``) do not become a column, as for the other table types.
+        """
         import dask.dataframe as dd
 
-        return dd.read_parquet(location.url, storage_options=dict(location.storage_options))
+        return dd.read_parquet(
+            location.url,
+            storage_options=dict(location.storage_options),
+            dataset={"partition_base_dir": location.path},
+        )
+
+    def column_names(self, obj: Any) -> list[str]:
+        """The frame's columns, from its meta (nothing is computed)."""
+        return [str(name) for name in obj.columns]
+
+    def read_partitions(
+        self,
+        locations: Sequence[EngineLocation],
+        base: EngineLocation,
+        contexts: Sequence[InputContext],
+    ) -> Any:
+        """One lazy Dask DataFrame over several stored partitions.
+
+        Dask reads the partitions' Parquet files (a file written by pyarrow, or the files of
+        a directory an engine wrote) and adds the partition column(s) from the Hive-style
+        directory names below ``base``, as categoricals, as it does for a whole partitioned
+        dataset read with ``dd.read_parquet``.
+        """
+        import dask.dataframe as dd
+
+        files = [url_of(base, path) for location in locations for path in _parquet_files(location)]
+        return dd.read_parquet(
+            files,
+            storage_options=dict(base.storage_options),
+            dataset={"partition_base_dir": base.path},
+        )
 
     def from_arrow(self, table: Any, context: InputContext) -> Any:
         """A Dask DataFrame over a table an upstream step handed over in memory.
@@ -119,6 +154,18 @@ class DaskEngine(TableEngine):
         # where the empty meta would give it none.
         sample = obj._meta_nonempty
         return pa.Schema.from_pandas(sample, preserve_index=sample.index.name is not None)
+
+
+def _parquet_files(location: EngineLocation) -> list[str]:
+    """The Parquet files of a stored value: itself, or the visible files of its directory."""
+    fs, path = location.filesystem, location.path
+    if fs.isfile(path):
+        return [path]
+    return sorted(
+        file
+        for file in fs.find(path)
+        if file.endswith(".parquet") and not posixpath.basename(file).startswith(("_", "."))
+    )
 
 
 def _written_stats(location: EngineLocation) -> dict[str, Any]:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import posixpath
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from raystra.definitions import InputContext, OutputContext
 from raystra_io import EngineLocation, TableEngine
+from raystra_io._ranges import parquet_stats
 from raystra_spark._resource import SparkResource
 
 __all__ = ["SparkEngine", "spark_options", "spark_url"]
@@ -77,11 +78,8 @@ def spark_options(storage_options: Mapping[str, Any]) -> dict[str, str]:
 
 def _session_for(context: InputContext | OutputContext) -> Any:
     """The step's `SparkResource` session, else the embedded server's."""
-    # `Resources` has no public iteration; the step's resources are its private mapping.
-    provided: Mapping[str, Any] = (
-        vars(context.resources).get("_resources", {}) if context.resources else {}
-    )
-    for resource in provided.values():
+    resources = context.resources.items() if context.resources is not None else ()
+    for _, resource in resources:
         if isinstance(resource, SparkResource):
             return resource.get_session()
     return SparkResource().get_session()
@@ -129,7 +127,7 @@ class SparkEngine(TableEngine):
             "column_count": len(schema.fields),
             "schema": [{"name": f.name, "type": f.dataType.simpleString()} for f in schema.fields],
         }
-        metadata.update(_footer_stats(fs, path))
+        metadata.update(parquet_stats(fs, path))
         return metadata
 
     def read(self, location: EngineLocation, context: InputContext) -> Any:
@@ -137,6 +135,50 @@ class SparkEngine(TableEngine):
         session = _session_for(context)
         reader = session.read.options(**spark_options(location.storage_options))
         return reader.parquet(spark_url(location.url))
+
+    def column_names(self, obj: Any) -> list[str]:
+        """The frame's columns (Spark analyses the plan; nothing is computed)."""
+        return list(obj.columns)
+
+    def write_partitioned(
+        self,
+        obj: Any,
+        location: EngineLocation,
+        columns: Sequence[str],
+        context: OutputContext,
+    ) -> Mapping[str, Any]:
+        """One Spark job: ``partitionBy(*columns)`` into ``location``, with dynamic partition
+        overwrite set on this write only (``partitionOverwriteMode``), not on the session."""
+        writer = (
+            obj.write.mode("overwrite")
+            .option("partitionOverwriteMode", "dynamic")
+            .options(**spark_options(location.storage_options))
+            .partitionBy(*columns)
+        )
+        writer.parquet(spark_url(location.url))
+        stored = [field for field in obj.schema.fields if field.name not in columns]
+        return {
+            "column_count": len(stored),
+            "schema": [{"name": f.name, "type": f.dataType.simpleString()} for f in stored],
+        }
+
+    def read_partitions(
+        self,
+        locations: Sequence[EngineLocation],
+        base: EngineLocation,
+        contexts: Sequence[InputContext],
+    ) -> Any:
+        """One lazy Spark DataFrame over several stored partitions.
+
+        Spark lists only those partitions' paths; ``basePath`` (the asset's directory) makes it
+        add the partition column(s) from the Hive-style directory names, typed as Spark infers
+        them for any partitioned dataset (a ``date`` for daily keys, a string for names).
+        """
+        session = _session_for(contexts[0])
+        reader = session.read.options(**spark_options(base.storage_options)).option(
+            "basePath", spark_url(base.url)
+        )
+        return reader.parquet(*(spark_url(location.url) for location in locations))
 
     def from_arrow(self, table: Any, context: InputContext) -> Any:
         """A Spark DataFrame of an Arrow table handed over in memory (sent over Connect)."""
@@ -166,18 +208,3 @@ def _swap(fs: Any, temp: str, path: str) -> None:
         raise
     if old is not None:
         fs.rm(old, recursive=True)
-
-
-def _footer_stats(fs: Any, path: str) -> dict[str, Any]:
-    """Row count and size from the Parquet footers Spark wrote (no data is read)."""
-    import pyarrow.parquet as pq
-
-    rows = size = 0
-    for file in fs.find(path):
-        base = posixpath.basename(file)
-        if base.startswith(("_", ".")) or not base.endswith(".parquet"):
-            continue
-        with fs.open(file, "rb") as handle:
-            rows += pq.ParquetFile(handle).metadata.num_rows
-        size += int(fs.size(file))
-    return {"row_count": rows, "byte_size": size}

@@ -8,12 +8,14 @@ Example:
 
 from raystra.definitions import ConfigurableIOManager, InputContext, IOManager, OutputContext
 from raystra_io._engines import EngineLocation, TableEngine, table_engines
+from raystra_io._fsspec import FsspecIOManager
 from raystra_io.parquet import ParquetIOManager
 from raystra_io.pickle import PickleIOManager
 
 __all__ = [
     "ConfigurableIOManager",
     "EngineLocation",
+    "FsspecIOManager",
     "IOManager",
     "InputContext",
     "OutputContext",

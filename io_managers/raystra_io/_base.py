@@ -1,19 +1,24 @@
-"""What the fsspec IO managers share: configuration, the two file formats, and loading."""
+"""What the Parquet and pickle IO managers share: the two file formats, engines, and loading."""
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
+import typing
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 import cloudpickle
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from raystra.definitions import ConfigurableIOManager, InputContext, OutputContext
+from raystra.definitions import InputContext, OutputContext
 from raystra.errors import InputNotFoundError
 from raystra_io._atomic import write_atomically
 from raystra_io._engines import EngineLocation, TableEngine, engine_for, table_engines
+from raystra_io._fsspec import FsspecStorage, describe_output, missing_input_error
 from raystra_io._paths import StorageRoot
+from raystra_io._ranges import ENGINE_MARKER
 from raystra_io._tables import (
     TableKind,
     convert,
@@ -25,59 +30,21 @@ from raystra_io._tables import (
     to_arrow,
 )
 
-__all__ = ["EXTENSIONS", "Format", "FsspecIOManager", "describe_output"]
+__all__ = ["EXTENSIONS", "Format", "TableFilesIOManager", "describe_output"]
 
 Format = Literal["parquet", "pickle"]
 EXTENSIONS: dict[Format, str] = {"parquet": "parquet", "pickle": "pkl"}
 
 
-def describe_output(context: OutputContext) -> str:
-    """Name an output for messages: the asset (and partition), or the run, step and output."""
-    if context.asset_key is not None:
-        label = f"asset {context.asset_key.to_user_string()!r}"
-    else:
-        label = (
-            f"output {context.output_name!r} of step {context.step_key!r} in run {context.run_id!r}"
-        )
-    if context.partition_key is not None:
-        label += f" partition {context.partition_key!r}"
-    return label
-
-
-def _fix_for(context: OutputContext) -> str:
-    if context.asset_key is None:
-        return (
-            f"re-execute run {context.run_id!r} (its step {context.step_key!r} stores this "
-            "output), or run the job so the producing op runs first."
-        )
-    command = f"raystra materialize --select {context.asset_key.to_user_string()}"
-    if context.partition_key is not None:
-        command += f" --partition {context.partition_key}"
-    return f"materialize it first: {command}"
-
-
-class FsspecIOManager(ConfigurableIOManager):
-    """Base of the fsspec IO managers: where values live, atomic writes, loading either format.
+class TableFilesIOManager(FsspecStorage):
+    """Base of the Parquet and pickle IO managers: either format, engines, loading by type.
 
     Subclasses implement ``handle_output`` with `_store_parquet` / `_store_pickle`. Both formats
     are readable by every subclass, so switching an asset's IO manager keeps its stored value
     loadable; a write deletes the other format's file once it committed.
     """
 
-    base_path: str | None = None
-    storage_options: dict[str, Any] = {}
-
     _read_order: ClassVar[tuple[Format, ...]] = ("parquet", "pickle")
-
-    def storage(self) -> StorageRoot:
-        """The resolved base location (``base_path``, else ``$RAYSTRA_HOME/storage``).
-
-        Example:
-            >>> from raystra_io import ParquetIOManager
-            >>> ParquetIOManager(base_path="memory://docs").storage().root
-            '/docs'
-        """
-        return StorageRoot.resolve(self.base_path, self.storage_options)
 
     def load_input(self, context: InputContext) -> Any:
         """Load the stored value of ``context.upstream_output`` in the form the input wants.
@@ -104,15 +71,59 @@ class FsspecIOManager(ConfigurableIOManager):
                     if engine is None and wanted is None:
                         engine = _engine_that_wrote(root, path)
                     if engine is not None:
-                        return engine.read(self._location(root, path), context)
+                        location = self._location(root, path)
+                        return engine.read(location, context.with_path(location.url))
                     return _read_parquet(root, path, wanted)
                 return _read_pickle(root, path, wanted)
             looked_at.append(root.url(path))
-        raise InputNotFoundError(
-            f"Input {context.name!r} of step {context.step_key!r}: "
-            f"{describe_output(upstream)} has no stored value (looked for "
-            f"{' and '.join(looked_at)}). To fix, {_fix_for(upstream)}"
-        )
+        raise missing_input_error(context, looked_at)
+
+    def load_input_partitions(self, contexts: Sequence[InputContext]) -> Any:
+        """Several partitions of an upstream asset as one Spark or Dask DataFrame.
+
+        When the input is annotated with an engine's frame type (``pyspark.sql.DataFrame``,
+        ``dask.dataframe.DataFrame``) and reads two or more partitions, or has no annotation
+        and one engine wrote every partition, that engine reads all their stored Parquet as
+        one lazy frame, with the partition column(s) it finds in the Hive-style paths (as
+        it does for a whole partitioned dataset): nothing passes through the step's process.
+        An input annotated ``dict[str, <frame type>]`` gets ``{partition key: frame}``
+        instead, even for one partition. Anything else is left to raystra (``NotImplemented``):
+        each partition loaded with `load_input`, tables combined into one.
+        """
+        if not contexts:
+            return NotImplemented
+        annotation = contexts[0].expected_type
+        per_partition = _dict_value_type(annotation)
+        if per_partition is not None:
+            if engine_for(annotation=per_partition) is None:
+                return NotImplemented
+            return {
+                context.upstream_output.partition_key: self.load_input(
+                    dataclasses.replace(context, expected_type=per_partition)
+                )
+                for context in contexts
+            }
+        if len(contexts) < 2:
+            return NotImplemented  # one partition arrives as itself, from load_input
+        root = self.storage()
+        if annotation is None:  # what the producer returned: one engine's frames, or not
+            first = root.path(contexts[0].upstream_output, EXTENSIONS["parquet"])
+            if not root.is_local:
+                root.fs.invalidate_cache(first)  # see load_input
+            engine = _engine_that_wrote(root, first)
+        else:
+            engine = engine_for(annotation=annotation)
+        if engine is None:
+            return NotImplemented
+        paths = _stored_parquet(root, contexts)
+        if paths is None:  # a partition is pickled or missing: load_input reads or reports it
+            return NotImplemented
+        if annotation is None and any(_engine_that_wrote(root, p) is not engine for p in paths):
+            return NotImplemented
+        locations = [self._location(root, path) for path in paths]
+        base = self._location(root, root.partitions_dir(contexts[0].upstream_output))
+        with_paths = [c.with_path(loc.url) for c, loc in zip(contexts, locations, strict=True)]
+        return engine.read_partitions(locations, base, with_paths)
 
     def adapt_handoff(self, context: InputContext, value: Any) -> Any:
         """``value``, handed over in memory, in the form ``context``'s input wants.
@@ -143,10 +154,11 @@ class FsspecIOManager(ConfigurableIOManager):
         """Let ``engine`` write ``obj`` where a table would go, as a directory of Parquet."""
         root = self.storage()
         path = root.path(context, EXTENSIONS["parquet"])
-        metadata = dict(engine.write(obj, self._location(root, path), context))
+        location = self._location(root, path)
+        metadata = dict(engine.write(obj, location, context.with_path(location.url)))
         # Which engine wrote it, for inputs without an annotation (files starting with "_"
         # are skipped by pyarrow, Spark and Dask readers).
-        root.fs.pipe_file(f"{path}/{_ENGINE_MARKER}", engine.name.encode())
+        root.fs.pipe_file(f"{path}/{ENGINE_MARKER}", engine.name.encode())
         pickled = root.path(context, EXTENSIONS["pickle"])
         if root.fs.exists(pickled):
             root.fs.rm(pickled)
@@ -188,12 +200,30 @@ class FsspecIOManager(ConfigurableIOManager):
         return metadata
 
 
-_ENGINE_MARKER = "_raystra_engine"
+def _dict_value_type(annotation: object) -> Any:
+    """``T`` for an annotation ``dict[str, T]`` (or ``Mapping[str, T]``), else None."""
+    if typing.get_origin(annotation) not in (dict, Mapping):
+        return None
+    args = typing.get_args(annotation)
+    return args[1] if len(args) == 2 else None
+
+
+def _stored_parquet(root: StorageRoot, contexts: Sequence[InputContext]) -> list[str] | None:
+    """The Parquet path of each upstream partition; None if one is not stored as Parquet."""
+    paths: list[str] = []
+    for context in contexts:
+        path = root.path(context.upstream_output, EXTENSIONS["parquet"])
+        if not root.is_local:
+            root.fs.invalidate_cache(path)  # see load_input
+        if not root.fs.exists(path):
+            return None
+        paths.append(path)
+    return paths
 
 
 def _engine_that_wrote(root: StorageRoot, path: str) -> TableEngine | None:
     """The engine whose marker is in the Parquet directory at ``path``, if it is one."""
-    marker = f"{path}/{_ENGINE_MARKER}"
+    marker = f"{path}/{ENGINE_MARKER}"
     if not root.fs.exists(marker):
         return None
     name = root.fs.cat_file(marker).decode()

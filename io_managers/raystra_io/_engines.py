@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import abc
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -76,12 +76,52 @@ class TableEngine(abc.ABC):
     ) -> Mapping[str, Any]:
         """Write ``obj`` as Parquet at ``location`` (replacing what was there) and return
         metadata (``row_count``, ``schema`` ... when cheap to know). Must leave no
-        half-written data visible if it raises."""
+        half-written data visible if it raises. ``context.path`` is ``location.url``."""
 
     @abc.abstractmethod
     def read(self, location: EngineLocation, context: InputContext) -> Any:
         """Load the Parquet file or directory at ``location`` as this engine's frame, lazily
-        where the engine can (no collect through the driver)."""
+        where the engine can (no collect through the driver). ``context.path`` is
+        ``location.url``."""
+
+    def column_names(self, obj: Any) -> list[str] | None:
+        """``obj``'s column names, without computing it; None when the engine cannot tell."""
+        return None
+
+    def write_partitioned(
+        self,
+        obj: Any,
+        location: EngineLocation,
+        columns: Sequence[str],
+        context: OutputContext,
+    ) -> Mapping[str, Any] | None:
+        """Write ``obj``, a frame covering several partitions, as one Hive-partitioned Parquet
+        dataset in the new directory ``location``: one directory per distinct value of
+        ``columns`` (nested in that order, ``date=2024-01-01/region=eu/``), holding the rows
+        without those columns. raystra_io checks the directories it finds there against the
+        partitions being written, then moves each into place.
+
+        Return metadata shared by every partition (``schema``, ``column_count``: the stored
+        columns), or None (the default) when the engine cannot, without writing anything; a
+        range step then has to return one frame per partition. ``context`` is the first
+        partition's.
+        """
+        return None
+
+    def read_partitions(
+        self,
+        locations: Sequence[EngineLocation],
+        base: EngineLocation,
+        contexts: Sequence[InputContext],
+    ) -> Any:
+        """Load several stored partitions (``locations``, files or directories) as one frame,
+        with the partition column(s) the engine reads from Hive-style directory names below
+        ``base`` (the asset's directory), as it would for the whole dataset.
+
+        Return ``NotImplemented`` (the default) when the engine cannot; the input then gets
+        one frame per partition, in a dict.
+        """
+        return NotImplemented
 
     def from_arrow(self, table: Any, context: InputContext) -> Any:
         """``table`` (a `pyarrow.Table` an upstream step of the run handed over in memory) as

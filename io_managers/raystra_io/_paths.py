@@ -26,6 +26,7 @@ __all__ = [
     "default_base_path",
     "is_object_store",
     "output_path",
+    "partitions_dir",
 ]
 
 RAYSTRA_HOME_ENV = "RAYSTRA_HOME"
@@ -96,6 +97,21 @@ def output_path(root: str, context: OutputContext, ext: str) -> str:
     return f"{root.rstrip('/')}/{'/'.join(parts)}.{ext}"
 
 
+def partitions_dir(root: str, context: OutputContext) -> str:
+    """The directory holding every partition of ``context``'s asset (the Hive dataset root).
+
+    Example:
+        >>> from raystra.definitions import AssetKey
+        >>> ctx = OutputContext(
+        ...     run_id="r1", step_key="s", asset_key=AssetKey(["raw", "orders"]), partition_key="k"
+        ... )
+        >>> partitions_dir("/data", ctx)
+        '/data/raw/orders'
+    """
+    assert context.asset_key is not None, "only assets are partitioned"
+    return f"{root.rstrip('/')}/{'/'.join(context.asset_key.path)}"
+
+
 @dataclass(frozen=True)
 class StorageRoot:
     """A resolved base location: the fsspec filesystem and the root path inside it.
@@ -127,6 +143,10 @@ class StorageRoot:
     def path(self, context: OutputContext, ext: str) -> str:
         """The filesystem path of ``context``'s stored value (see `output_path`)."""
         return output_path(self.root, context, ext)
+
+    def partitions_dir(self, context: OutputContext) -> str:
+        """The directory holding the partitions of ``context``'s asset (see `partitions_dir`)."""
+        return partitions_dir(self.root, context)
 
     def url(self, path: str) -> str:
         """``path`` as users and other engines see it: plain for local disk, else a full URL."""

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from raystra.definitions import OutputContext
-from raystra_io._base import Format, FsspecIOManager
+from raystra_io._base import Format, TableFilesIOManager
 
 __all__ = ["PickleIOManager"]
 
 
-class PickleIOManager(FsspecIOManager):
+class PickleIOManager(TableFilesIOManager):
     """Stores every output with cloudpickle as ``.pkl``, atomically, at the same paths as
     `ParquetIOManager` (so an asset can switch between the two).
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import ItemsView, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,10 +27,40 @@ __all__ = [
 
 
 class Resources:
-    """Attribute access to the resources a step asked for: ``context.resources.warehouse``."""
+    """The resources a step asked for: ``context.resources.warehouse``, or read like a mapping.
+
+    Attribute access is the usual way in a step. Code that does not know the keys in advance
+    (an IO manager or engine looking for a resource of some type) iterates instead: ``for key
+    in resources``, ``resources.items()``, ``resources.get(key)``. A resource whose key is also
+    the name of one of these methods (``"get"``, ``"items"``) is reached through ``get``.
+
+    Example:
+        >>> resources = Resources({"warehouse": "duckdb://prod", "bucket": "s3://lake"})
+        >>> resources.warehouse
+        'duckdb://prod'
+        >>> sorted(resources), len(resources), resources.get("missing", "default")
+        (['bucket', 'warehouse'], 2, 'default')
+        >>> [key for key, value in resources.items() if value.startswith("s3://")]
+        ['bucket']
+    """
 
     def __init__(self, resources: Mapping[str, Any]) -> None:
         self._resources = dict(resources)
+
+    def __iter__(self) -> Iterator[str]:
+        """The resource keys."""
+        return iter(self._resources)
+
+    def __len__(self) -> int:
+        return len(self._resources)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The resource under ``key``, or ``default`` if the step has none by that key."""
+        return self._resources.get(key, default)
+
+    def items(self) -> ItemsView[str, Any]:
+        """``(key, resource)`` pairs, e.g. to find the resource of a given type."""
+        return self._resources.items()
 
     def __getattr__(self, name: str) -> Any:
         try:

@@ -8,14 +8,15 @@ pickle IO managers live in the ``raystra_io`` package.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from raystra.definitions._config import ConfigurableResource
 from raystra.definitions._keys import AssetKey
-from raystra.errors import InputNotFoundError
+from raystra.errors import InputNotFoundError, RaystraError
 
 __all__ = [
     "ConfigurableIOManager",
@@ -33,7 +34,13 @@ class OutputContext:
     """What an IO manager knows about an output it stores or will load.
 
     ``asset_key`` is set for asset outputs and None for op outputs; op outputs are addressed by
-    ``run_id``/``step_key``/``output_name`` instead.
+    ``run_id``/``step_key``/``output_name`` instead. `path` is where the value is stored, once
+    an IO manager that stores files has worked it out (see `path`).
+
+    Example:
+        >>> ctx = OutputContext(run_id="r1", step_key="orders", asset_key=AssetKey("orders"))
+        >>> ctx.has_path, ctx.with_path("s3://lake/orders.parquet").path
+        (False, 's3://lake/orders.parquet')
     """
 
     run_id: str
@@ -46,6 +53,54 @@ class OutputContext:
     definition_metadata: Mapping[str, Any] = field(default_factory=dict)
     resources: Any = None
     log: logging.Logger | logging.LoggerAdapter[logging.Logger] = _log
+    # Set through `with_path` by the IO manager, read through `path`.
+    _path: str | None = field(default=None, repr=False)
+
+    @property
+    def path(self) -> str:
+        """The fully qualified location of the stored value: ``s3://lake/raw/orders.parquet``,
+        ``/data/lake/orders/partition=2024-03-01/data.parquet`` on local disk.
+
+        Storage paths are the IO manager's business, so the core leaves this unset: an IO
+        manager that stores files fills it in (`with_path`) before handing the context to code
+        that needs it. `raystra_io.FsspecIOManager` does so for its ``dump_to_path`` and
+        ``load_from_path`` hooks, and `ParquetIOManager` for the Spark and Dask engines. It is
+        the same string as the ``path`` recorded in the materialization's metadata.
+
+        Raises:
+            RaystraError: The context has no path: the IO manager handling it stores no files
+                (e.g. `InMemoryIOManager`) or has not set one. Reading it is a mistake, not a
+                value to test for; use `has_path` where both are expected.
+        """
+        if self._path is None:
+            raise RaystraError(
+                f"{self._label()} has no storage path: its IO manager does not store it as a "
+                "file, or has not worked out where yet. context.path is set by IO managers "
+                "built on raystra_io.FsspecIOManager (inside dump_to_path/load_from_path); a "
+                "custom IOManager sets it with context.with_path(...) or computes its own."
+            )
+        return self._path
+
+    @property
+    def has_path(self) -> bool:
+        """True once an IO manager has set `path`."""
+        return self._path is not None
+
+    def with_path(self, path: str) -> OutputContext:
+        """A copy of this context whose `path` is ``path`` (for IO managers that store files).
+
+        Example:
+            >>> ctx = OutputContext(run_id="r1", step_key="a", asset_key=AssetKey("a"))
+            >>> ctx.with_path("/data/a.parquet").path
+            '/data/a.parquet'
+        """
+        return dataclasses.replace(self, _path=path)
+
+    def _label(self) -> str:
+        if self.asset_key is None:
+            return f"Output {self.output_name!r} of step {self.step_key!r}"
+        label = f"Asset {self.asset_key.to_user_string()!r}"
+        return label if self.partition_key is None else f"{label} partition {self.partition_key!r}"
 
     @property
     def has_partition_key(self) -> bool:
@@ -77,7 +132,14 @@ class InputContext:
 
     ``upstream_output`` describes the output being loaded (the asset and the partition of it to
     load, or the producing run, step and output for op outputs); ``partition_key`` is the
-    partition the *consuming* step runs for; ``expected_type`` is the parameter's annotation.
+    partition the *consuming* step runs for; ``expected_type`` is the parameter's annotation;
+    `path` is where the loaded value is stored, once the IO manager has set it.
+
+    Example:
+        >>> upstream = OutputContext(run_id="r1", step_key="orders", asset_key=AssetKey("orders"))
+        >>> ctx = InputContext(name="orders", step_key="report", upstream_output=upstream)
+        >>> ctx.with_path("/data/orders.parquet").path
+        '/data/orders.parquet'
     """
 
     name: str
@@ -93,6 +155,28 @@ class InputContext:
     def asset_key(self) -> AssetKey | None:
         """The asset being loaded, if the input is an asset."""
         return self.upstream_output.asset_key
+
+    @property
+    def path(self) -> str:
+        """The fully qualified location of the value being loaded (``upstream_output.path``).
+
+        Set by IO managers that store files, as `OutputContext.path` is; the same string as the
+        ``path`` recorded when the value was stored.
+
+        Raises:
+            RaystraError: The IO manager loading this input has not set a path (it stores no
+                files, or computes its locations itself).
+        """
+        return self.upstream_output.path
+
+    @property
+    def has_path(self) -> bool:
+        """True once an IO manager has set `path`."""
+        return self.upstream_output.has_path
+
+    def with_path(self, path: str) -> InputContext:
+        """A copy of this context whose `path` (its upstream output's) is ``path``."""
+        return dataclasses.replace(self, upstream_output=self.upstream_output.with_path(path))
 
 
 class IOManager(abc.ABC):
@@ -117,6 +201,52 @@ class IOManager(abc.ABC):
     @abc.abstractmethod
     def load_input(self, context: InputContext) -> Any:
         """Load the value of ``context.upstream_output``; raise a clear error if it is missing."""
+
+    def handle_output_partitions(
+        self, contexts: Sequence[OutputContext], obj: Any
+    ) -> Sequence[Mapping[str, Any]] | None:
+        """Store ``obj``, one value covering several partitions, in one write (optional).
+
+        raystra calls this for a step that covers a range of partitions (a single-run
+        `BackfillPolicy`) and returned a value it cannot split itself: not a dict keyed by
+        partition key, nor a pyarrow/pandas/polars table with partition column(s). A Spark
+        DataFrame with a ``partition`` column is the case `raystra_io.ParquetIOManager`
+        handles. ``contexts`` has one context per partition to commit, in range order; return
+        the metadata of each, in the same order (one materialization is recorded per
+        partition). Like `handle_output`, it must be atomic: if it raises, every partition
+        keeps its previous value.
+
+        Return None (the default) when this IO manager does not store such a value in one
+        write; nothing may have been stored then, and the step fails with an error saying what
+        a range step may return.
+
+        Example:
+            >>> class Memory(InMemoryIOManager):
+            ...     def handle_output_partitions(self, contexts, obj):
+            ...         for context in contexts:
+            ...             self.values[context.identity()] = obj[context.partition_key]
+            ...         return [{} for _ in contexts]
+        """
+        return None
+
+    def load_input_partitions(self, contexts: Sequence[InputContext]) -> Any:
+        """Load several partitions of an upstream asset as one value (optional).
+
+        raystra calls this for an input reading partitions of a partitioned asset (a weekly
+        step reading seven daily partitions, an unpartitioned step reading them all); there is
+        one context per upstream partition, in order. Return the value the step gets, or
+        ``NotImplemented`` (the default) to have raystra call `load_input` for each partition
+        and combine the parts: pyarrow/pandas/polars tables into one table with partition
+        column(s), anything else into a ``{partition key: value}`` dict, one partition as
+        itself. `raystra_io.ParquetIOManager` implements it so that Spark and Dask read all
+        the partitions as one DataFrame.
+
+        Example:
+            >>> class Memory(InMemoryIOManager):
+            ...     def load_input_partitions(self, contexts):
+            ...         return [self.load_input(context) for context in contexts]
+        """
+        return NotImplemented
 
 
 class ConfigurableIOManager(ConfigurableResource, IOManager):

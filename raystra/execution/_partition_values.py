@@ -14,7 +14,13 @@ from typing import Any
 from raystra.definitions._partitions import MultiPartitionsDefinition, PartitionsDefinition
 from raystra.errors import RaystraError
 
-__all__ = ["PARTITION_COLUMN", "combine_partitions", "partition_columns", "split_partitions"]
+__all__ = [
+    "PARTITION_COLUMN",
+    "combine_partitions",
+    "partition_columns",
+    "split_partitions",
+    "splits_by_itself",
+]
 
 PARTITION_COLUMN = "partition"
 
@@ -119,9 +125,29 @@ def split_partitions(
     raise RaystraError(
         f"Asset {asset!r} runs for {len(keys)} partitions in one step ({keys[0]!r} to "
         f"{keys[-1]!r}) but returned {type(value).__name__}, which raystra cannot split into "
-        f"partitions. Return a dict keyed by partition key, or a table with column(s) "
-        f"{columns} naming each row's partition."
+        f"partitions and its IO manager cannot store in one write. Return a dict keyed by "
+        f"partition key, or a table (pyarrow, pandas, polars; Spark with the default IO "
+        f"manager) with column(s) {columns} naming each row's partition."
     )
+
+
+def splits_by_itself(value: Any, key: str, definition: PartitionsDefinition | None) -> bool:
+    """True when raystra splits ``value`` by partition itself: a dict keyed by partition key,
+    or a pyarrow/pandas/polars table with the partition column(s) (``key`` is one partition,
+    for the column names). Other values of a range step, such as a Spark DataFrame, go whole
+    to the IO manager (``handle_output_partitions``).
+
+    Example:
+        >>> splits_by_itself({"2024-01-01": 1}, "2024-01-01", None)
+        True
+        >>> splits_by_itself([1, 2], "2024-01-01", None)
+        False
+    """
+    if isinstance(value, Mapping):
+        return True
+    library = _library(value)
+    columns = partition_columns(definition, key)
+    return library is not None and all(c in _column_names(library, value) for c in columns)
 
 
 def _column_names(library: str, table: Any) -> list[str]:

@@ -25,7 +25,14 @@ from raystra.observability import SpanRecorder, StepLogCapture
 from raystra.observability import _attributes as attrs
 from raystra.planning import Step, node_for_step
 
-__all__ = ["LOAD_FROM_STORAGE", "handed_over", "has_value", "persist_outputs", "store_output"]
+__all__ = [
+    "LOAD_FROM_STORAGE",
+    "handed_over",
+    "has_value",
+    "persist_outputs",
+    "store_output",
+    "store_output_partitions",
+]
 
 
 class _Handoff(enum.Enum):
@@ -131,6 +138,71 @@ def store_output(
     if has_value(value):
         return OpOutputStored(run_id=run_id, step_key=step.key, output_name=name, metadata=metadata)
     return None
+
+
+def store_output_partitions(
+    *,
+    step: Step,
+    node: NodeDefinition,
+    run_id: str,
+    name: str,
+    value: Any,
+    user_metadata: Mapping[str, Any],
+    resources: Mapping[str, Any],
+    logger: logging.Logger,
+    partitions: Mapping[str, Mapping[str, str]],
+    consumed: Mapping[str, tuple[Mapping[str, Any], ...]],
+    recorder: SpanRecorder | None = None,
+) -> list[Event] | None:
+    """Commit one value covering several partitions in one write; one event per partition.
+
+    ``partitions`` maps each partition key to commit to its dimension columns, ``consumed``
+    each to what it read. None when the IO manager cannot store the value that way (its
+    ``handle_output_partitions`` returned None): nothing was stored then.
+    """
+    definition = node.output(name)
+    handle = getattr(resources[definition.io_manager_key], "handle_output_partitions", None)
+    if handle is None:
+        return None
+    contexts = [
+        OutputContext(
+            run_id=run_id,
+            step_key=step.key,
+            output_name=name,
+            asset_key=definition.asset_key,
+            partition_key=key,
+            partition_dimensions=dict(dimensions),
+            definition_metadata=definition.metadata,
+            resources=Resources(dict(resources)),
+            log=logger,
+        )
+        for key, dimensions in partitions.items()
+    ]
+    if recorder is None:
+        stored = handle(contexts, value)
+    else:
+        with recorder.span("raystra.io.write", **_io_attributes(definition, name, None)):
+            stored = handle(contexts, value)
+    if stored is None:
+        return None
+    events: list[Event] = []
+    for key, metadata in zip(partitions, stored, strict=True):
+        # The value is committed: only its event is left to make.
+        event = store_output(
+            step=step,
+            node=node,
+            run_id=run_id,
+            name=name,
+            value=NO_VALUE,
+            user_metadata=_merge_metadata(name, dict(user_metadata), metadata or {}, logger),
+            resources=resources,
+            logger=logger,
+            partition=key,
+            consumed=consumed.get(key, ()),
+        )
+        if event is not None:
+            events.append(event)
+    return events
 
 
 def _io_attributes(definition: Any, name: str, partition: str | None) -> dict[str, Any]:

@@ -43,8 +43,15 @@ from raystra.execution._partition_values import (
     combine_partitions,
     partition_columns,
     split_partitions,
+    splits_by_itself,
 )
-from raystra.execution._persist import LOAD_FROM_STORAGE, handed_over, has_value, store_output
+from raystra.execution._persist import (
+    LOAD_FROM_STORAGE,
+    handed_over,
+    has_value,
+    store_output,
+    store_output_partitions,
+)
 from raystra.execution._schema_check import check_output_schemas
 from raystra.observability import SpanRecorder, StepLogCapture
 from raystra.observability import _attributes as attrs
@@ -164,10 +171,24 @@ def _row_count(value: Any) -> int | None:
     return None
 
 
+def _load_partitions(attempt: _Attempt, step_input: StepInput) -> Any:
+    """Every upstream partition of a partitioned input as one value, when its IO manager loads
+    them that way (Spark and Dask read them all as one frame); else ``NotImplemented``."""
+    io_manager = attempt.resources[step_input.io_manager_key]
+    load = getattr(io_manager, "load_input_partitions", None)
+    if load is None:
+        return NotImplemented
+    return load([_input_context(attempt, step_input, key) for key, _ in step_input.partitions])
+
+
 def _load_inputs(attempt: _Attempt, upstream_values: Mapping[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for step_input in attempt.step.inputs:
         if step_input.partitioned:
+            whole = _load_partitions(attempt, step_input)
+            if whole is not NotImplemented:
+                values[step_input.name] = whole
+                continue
             handed = upstream_values.get(step_input.name, {})
             parts = {
                 partition: _handed(attempt, step_input, handed[partition], partition)
@@ -273,12 +294,23 @@ def _persist_partitions(
     failed = context.failed_partitions
     committed = [key for key in step.partition_keys if key not in failed]
     definition = getattr(node, "partitions_def", None)
-    # Split every output first: all partitions are checked before any is stored.
+    # Split every output first: all partitions are checked before any is stored. A value
+    # raystra cannot split (a Spark DataFrame) goes whole to its IO manager: for a range, or
+    # for one partition of an asset written for ranges (its frame has the partition column).
     split: dict[str, dict[str, Any]] = {}
+    whole: dict[str, Any] = {}
+    ranges = len(step.partition_keys) > 1 or getattr(node, "backfill_policy", None) is not None
     for name in step.output_names:
         value = outputs[name].value
         asset_key = node.output(name).asset_key
         label = asset_key.to_user_string() if asset_key is not None else node.name
+        if (
+            ranges
+            and has_value(value)
+            and not splits_by_itself(value, step.partition_keys[0], definition)
+        ):
+            whole[name] = value
+            continue
         split[name] = (
             split_partitions(value, step.partition_keys, definition, asset=label)
             if has_value(value)
@@ -293,13 +325,25 @@ def _persist_partitions(
             if key in values
         ],
     )
+    columns = tuple(partition_columns(definition, step.partition_keys[0]))
+    _check(attempt, [(name, None, value) for name, value in whole.items()], ignored=columns)
+    # Stored first: if its IO manager refuses one, no other output was stored.
     events: list[Event] = []
+    for name, value in list(whole.items()):
+        user_metadata = {**context.output_metadata(name), **outputs[name].metadata}
+        stored = _store_whole(attempt, name, value, committed, user_metadata)
+        if stored is None:  # one partition, not in range form: stored as it is, below
+            split[name] = {step.partition_keys[0]: value}
+            del whole[name]
+            continue
+        events += stored
+        split[name] = {key: LOAD_FROM_STORAGE for key in committed}
     for name in step.output_names:
         output = outputs[name]
         asset_key = node.output(name).asset_key
         values = split[name]
         user_metadata = {**context.output_metadata(name), **output.metadata}
-        for key in committed:
+        for key in committed if name not in whole else ():
             event = store_output(
                 step=step,
                 node=node,
@@ -333,8 +377,53 @@ def _persist_partitions(
     return events
 
 
-def _check(attempt: _Attempt, values: list[tuple[str, str | None, Any]]) -> None:
-    """Check values against declared output schemas; raises `OutputSchemaError` on mismatch."""
+def _store_whole(
+    attempt: _Attempt,
+    name: str,
+    value: Any,
+    committed: list[str],
+    user_metadata: dict[str, Any],
+) -> list[Event] | None:
+    """Store a range step's unsplit output in one write through its IO manager (e.g. one
+    Spark job with dynamic partition overwrite); one event per committed partition.
+
+    None when the IO manager declines the value of a one-partition step: it is then stored
+    as that partition's value.
+    """
+    step, node = attempt.step, attempt.node
+    definition = getattr(node, "partitions_def", None)
+    if not committed:
+        return []
+    events = store_output_partitions(
+        step=step,
+        node=node,
+        run_id=attempt.run_id,
+        name=name,
+        value=value,
+        user_metadata=user_metadata,
+        resources=attempt.resources,
+        logger=attempt.capture.logger,
+        partitions={key: partition_columns(definition, key) for key in committed},
+        consumed={key: _consumed(attempt, key) for key in committed},
+        recorder=attempt.recorder,
+    )
+    if events is None and len(step.partition_keys) == 1:
+        return None
+    if events is None:  # the IO manager cannot either: say what a range step may return
+        asset_key = node.output(name).asset_key
+        label = asset_key.to_user_string() if asset_key is not None else node.name
+        split_partitions(value, step.partition_keys, definition, asset=label)
+        raise AssertionError("unreachable: split_partitions raises for this value")
+    return events
+
+
+def _check(
+    attempt: _Attempt, values: list[tuple[str, str | None, Any]], *, ignored: tuple[str, ...] = ()
+) -> None:
+    """Check values against declared output schemas; raises `OutputSchemaError` on mismatch.
+
+    ``ignored`` columns (a range's partition columns) are not compared unless declared.
+    """
     node = attempt.node
     declared = [
         (node.output(name), key, value)
@@ -347,6 +436,7 @@ def _check(attempt: _Attempt, values: list[tuple[str, str | None, Any]]) -> None
             step_key=attempt.step.key,
             outputs=declared,
             record=attempt.checks,
+            ignored_columns=ignored,
         )
 
 
@@ -467,7 +557,10 @@ def step_events(
         secrets: tuple[str, ...] = ()
         checks: list[Event] = []
         try:
-            resources, secrets = resolve_resources(definitions, node.required_resource_keys)
+            # Inputs are loaded by their upstream output's IO manager, which may be one this
+            # node's own outputs do not use.
+            keys = {*node.required_resource_keys, *(i.io_manager_key for i in step.inputs)}
+            resources, secrets = resolve_resources(definitions, keys)
             capture.add_secrets(secrets)
             for resource in resources.values():
                 setup = getattr(resource, "setup_for_execution", None)

@@ -7,11 +7,12 @@ run database and raised errors.
 
 from __future__ import annotations
 
+import pickle
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import fsspec
 import pyarrow as pa
@@ -29,7 +30,7 @@ from raystra import (
     asset,
 )
 from raystra.api import run_events
-from raystra.definitions import AssetKey
+from raystra.definitions import AssetKey, InputContext, OutputContext
 from raystra.errors import StepExecutionError
 from raystra.testing.io_manager_suite import (
     IOManagerConformance,
@@ -37,8 +38,13 @@ from raystra.testing.io_manager_suite import (
     input_for,
     output_for,
 )
-from raystra_io import ParquetIOManager, PickleIOManager
+from raystra_io import FsspecIOManager, ParquetIOManager, PickleIOManager
 from raystra_io._atomic import is_temp_name
+
+try:
+    import dask.dataframe as dd
+except ImportError:  # only the Dask test needs it
+    dd = None
 
 if TYPE_CHECKING:  # the fixture's type; conftest modules are not imported by tests
     from conftest import S3Endpoint
@@ -309,6 +315,92 @@ def test_unset_credential_variable_is_named_not_guessed(
     message = failed.error.message
     assert "'storage_options.client_kwargs.aws_session_token'" in message
     assert "'NOPE_S3'" in message
+    _assert_no_secret(s3_server, result.run_id, raystra_home)
+
+
+# A custom IO manager on the fsspec base, and engine reads, on S3 ------------------------------
+
+hook_calls: list[tuple[str, str]] = []  # (hook, context.path): steps run in this process
+
+
+class PickleObjects(FsspecIOManager):
+    """A user's own manager: stdlib pickle through the fsspec base."""
+
+    extension: ClassVar[str] = "pickle"
+
+    def dump_to_path(self, context: OutputContext, obj: Any, path: str) -> None:
+        hook_calls.append(("dump", context.path))
+        with self.open(path, "wb") as file:
+            pickle.dump(obj, file)
+
+    def load_from_path(self, context: InputContext, path: str) -> Any:
+        hook_calls.append(("load", context.path))
+        with self.open(path, "rb") as file:
+            return pickle.load(file)
+
+
+class TestCustomManagerOnS3(_OnS3, IOManagerConformance):
+    manager_class = PickleObjects  # type: ignore[assignment]
+    converts_tables = False
+    reports_table_metadata = False
+
+
+@asset(partitions_def=DAYS, io_manager_key="objects")
+def daily_labels(context: AssetExecutionContext) -> list[str]:
+    return [context.partition_key]
+
+
+@asset(partitions_def=DAYS)
+def label_count(daily_labels: list[str]) -> int:
+    return len(daily_labels)
+
+
+def test_custom_manager_hooks_see_the_s3_url(s3_server: S3Endpoint, raystra_home: Path) -> None:
+    base = _prefix(s3_server)
+    objects = PickleObjects(base_path=base, storage_options=s3_server.storage_options())
+    defs = Definitions([daily_labels, label_count], resources={"objects": objects})
+    hook_calls.clear()
+
+    built = raystra.materialize(defs, "daily_labels", partition_key="2024-03-02")
+    raystra.materialize(defs, "label_count", partition_key="2024-03-02")  # loads from S3
+
+    url = f"{base}/daily_labels/partition=2024-03-02/data.pickle"
+    assert [m.metadata["path"] for m in built.materializations] == [url]
+    assert hook_calls == [("dump", url), ("load", url)]
+    _assert_no_secret(s3_server, built.run_id, raystra_home)
+
+
+@asset(partitions_def=DAYS)
+def daily_visits(context: AssetExecutionContext) -> pa.Table:
+    return pa.table({"visits": [int(context.partition_key[-1])] * 2})
+
+
+@asset
+def visits_by_day(daily_visits: dd.DataFrame) -> pa.Table:  # every day, as one Dask frame
+    assert isinstance(daily_visits, dd.DataFrame)
+    frame = daily_visits.compute()
+    totals = frame.groupby("partition", observed=True)["visits"].sum()
+    return pa.table({"day": totals.index.astype(str).tolist(), "visits": totals.tolist()})
+
+
+@pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.reset_index")
+def test_dask_reads_several_s3_partitions_as_one_frame(
+    s3_server: S3Endpoint, raystra_home: Path
+) -> None:
+    pytest.importorskip("dask.dataframe")
+    base = _prefix(s3_server)
+    io_manager = ParquetIOManager(base_path=base, storage_options=s3_server.storage_options())
+    defs = Definitions([daily_visits, visits_by_day], resources={"io_manager": io_manager})
+
+    result = raystra.materialize(defs, partition_range="2024-03-01...2024-03-04")
+
+    [report] = [
+        m for m in result.materializations if m.asset_key.to_user_string() == "visits_by_day"
+    ]
+    assert _read_dataset(s3_server, report.metadata["path"]).to_pydict() == {
+        "day": ["2024-03-01", "2024-03-02", "2024-03-03", "2024-03-04"],
+        "visits": [2, 4, 6, 8],
+    }
     _assert_no_secret(s3_server, result.run_id, raystra_home)
 
 
