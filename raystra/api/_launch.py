@@ -254,7 +254,11 @@ def _stream_events(
             for event in executor.execute(plan, request):
                 record(event)
         except KeyboardInterrupt:
-            record(RunCanceled(run_id=run_id, reason="interrupted (Ctrl-C)"))
+            record(RunCanceled(run_id=run_id, reason="interrupted (Ctrl-C or SIGTERM)"))
+            raise
+        except SystemExit:
+            # A signal handler that exits (Ray's own SIGTERM handler does): still recorded.
+            record(RunCanceled(run_id=run_id, reason="the process was asked to exit"))
             raise
         except Exception as exc:
             # An engine error, not a step error: the run must not stay "in progress".

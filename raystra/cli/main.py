@@ -8,6 +8,7 @@ traceback. A bare Python traceback is never printed otherwise.
 from __future__ import annotations
 
 import os
+import signal
 import traceback
 from typing import Annotated, Any
 
@@ -25,6 +26,7 @@ from raystra.cli import (
     _materialize,
     _partitions,
     _runs,
+    _submit,
 )
 from raystra.cli._loading import AttributeOption, DefinitionsTarget, FileOption, ModuleOption
 from raystra.cli._render import error_console
@@ -123,10 +125,18 @@ app.add_typer(_runs.app, name="runs")
 app.add_typer(_jobs.app, name="job")
 app.add_typer(_backfill.app, name="backfill")
 app.add_typer(_partitions.app, name="partitions")
+app.add_typer(_submit.app, name="submit")
+
+
+def _interrupt_on_sigterm(signum: int, frame: Any) -> None:
+    # `raystra submit stop`, `kill PID` and Kubernetes send SIGTERM: stop like Ctrl-C, so the
+    # run (or backfill) is recorded CANCELED and in-flight Ray tasks are cancelled.
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main() -> None:
     """Entry point of the ``raystra`` console script."""
+    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     app(prog_name="raystra")
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -56,6 +58,26 @@ def connect(address: str | None = None) -> None:
         "log_to_driver": False,
         "runtime_env": {"env_vars": {"PYTHONPATH": _project_pythonpath()}},
     }
+    with _keeping_sigterm_handler():
+        _init(address, options)
+
+
+@contextlib.contextmanager
+def _keeping_sigterm_handler() -> Iterator[None]:
+    """Keep a SIGTERM handler the program installed (the CLI's) across ``ray.init``.
+
+    Ray replaces it with one that calls ``sys.exit``; the CLI's turns SIGTERM into an interrupt
+    so the run is recorded CANCELED, and Ray still shuts down at exit.
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if callable(previous) and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _init(address: str | None, options: dict[str, Any]) -> None:
     try:
         if address:
             ray.init(address=address, **options)
