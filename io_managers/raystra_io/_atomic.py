@@ -16,31 +16,86 @@ What "move into place" is depends on the store:
 from __future__ import annotations
 
 import contextlib
+import os
 import posixpath
+import re
+import socket
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from raystra_io._paths import is_object_store
 
-__all__ = ["TEMP_MARKER", "is_temp_name", "temp_sibling", "write_atomically"]
+__all__ = ["TEMP_MARKER", "is_temp_name", "sweep_orphans", "temp_sibling", "write_atomically"]
 
 TEMP_MARKER = ".tmp-"
+# This host's name, safe in a file name ("-" separates the fields of a temporary name).
+_HOST = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
 
 
 def temp_sibling(path: str) -> str:
-    """A fresh temporary path beside ``path``.
+    """A fresh temporary path beside ``path``, naming the process that writes it.
 
     The leading ``_`` makes Arrow, Spark and Dask dataset discovery skip the file, and the
-    ``.tmp-<hex>`` suffix keeps it out of ``*.parquet`` globs (polars), so a reader of a
-    partitioned directory never sees a write in progress or one a killed step left behind.
+    ``.tmp-<host>-<pid>-<hex>`` suffix keeps it out of ``*.parquet`` globs (polars), so a
+    reader of a partitioned directory never sees a write in progress or one a killed step left
+    behind; the host and pid let the next write of the same path remove what a dead process
+    left (`sweep_orphans`).
 
     Example:
         >>> temp_sibling("/data/raw/orders.parquet").startswith("/data/raw/_orders.parquet.tmp-")
         True
     """
     parent, name = posixpath.split(path)
-    return posixpath.join(parent, f"_{name}{TEMP_MARKER}{uuid.uuid4().hex}")
+    owner = f"{_HOST}-{os.getpid()}"
+    return posixpath.join(parent, f"_{name}{TEMP_MARKER}{owner}-{uuid.uuid4().hex}")
+
+
+def _owner(temp_name: str) -> tuple[str, int] | None:
+    """(host, pid) a temporary file name records, or None for names without one."""
+    suffix = posixpath.basename(temp_name).rpartition(TEMP_MARKER)[2]
+    host, _, rest = suffix.rpartition("-")[0].rpartition("-")
+    pid = rest
+    if not host or not pid.isdigit():
+        return None
+    return host, int(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_orphans(fs: Any, path: str) -> list[str]:
+    """Remove temporary siblings of ``path`` left by dead processes of this host; their paths.
+
+    A worker killed mid-write (OOM, SIGKILL) cannot clean up; the attempt that writes the same
+    path next does. Only local filesystems are swept (a listing per write would cost a request
+    on object stores, where orphans are skipped by readers; an expiry rule on the ``_*.tmp-*``
+    prefix removes them), and only files whose writer is known dead, never a write in flight.
+    """
+    parent, name = posixpath.split(path)
+    prefix = f"_{name}{TEMP_MARKER}"
+    removed: list[str] = []
+    try:
+        siblings = fs.ls(parent, detail=False)
+    except FileNotFoundError:
+        return removed
+    for sibling in siblings:
+        if not posixpath.basename(sibling).startswith(prefix):
+            continue
+        owner = _owner(sibling)
+        if owner is None or owner[0] != _HOST or _alive(owner[1]):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            fs.rm(sibling, recursive=True)
+            removed.append(sibling)
+    return removed
 
 
 def is_temp_name(name: str) -> bool:
@@ -117,6 +172,9 @@ def write_atomically(
         # readers skip, not a failed write.
         with contextlib.suppress(Exception):
             fs.rm_file(temp)
+    else:
+        with contextlib.suppress(Exception):  # tidying up must never fail a committed write
+            sweep_orphans(fs, path)
     for stale in replaces:
         with contextlib.suppress(FileNotFoundError):
             fs.rm(stale)

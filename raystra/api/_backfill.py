@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from raystra.api._monitor import reconcile_backfill_targets
 from raystra.api._partitions import (
     PartitionRequest,
     asset_partition_status,
@@ -168,6 +169,8 @@ def resume_backfill(
     """Run again only the targets of a backfill that failed, were skipped, canceled or missed."""
     with reading_storage(storage) as store:
         record = store.get_backfill(backfill_id)
+        # A run whose driver died committed targets it never got to settle: not done again.
+        reconcile_backfill_targets(store, record.backfill_id)
         todo = resumable(store.backfill_target_statuses(record.backfill_id))
         if not todo:
             raise RaystraError(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from raystra.api._backfill import plan_assets
+from raystra.api._monitor import driver_identity, heartbeating
 from raystra.api._partitions import PartitionRequest
 from raystra.api._storage import reading_storage
 from raystra.definitions import (
@@ -175,6 +176,7 @@ def _run(
         executor=chosen.name,
         created_at=now(),
         trace_context=traceparent,
+        **driver_identity(),
     )
     request = RunRequest(
         run_id=record.run_id,
@@ -197,7 +199,10 @@ def _run(
             tags=record.tags,
             traceparent=traceparent,
         )
-        events, status = _stream_events(chosen, plan, request, store, on_event, observers, observed)
+        with heartbeating(store, record.run_id):
+            events, status = _stream_events(
+                chosen, plan, request, store, on_event, observers, observed
+            )
     result = RunResult(
         run_id=record.run_id, status=status, events=events, definitions=defs, plan=plan
     )
@@ -249,7 +254,8 @@ def _stream_events(
             on_event(event)
 
     observers.run_started(observed)
-    with BatchingEventWriter(storage) as writer, _finishing(observers, lambda: status):
+    writing = BatchingEventWriter(storage, background=True)
+    with writing as writer, _finishing(observers, lambda: status):
         try:
             for event in executor.execute(plan, request):
                 record(event)

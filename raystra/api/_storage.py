@@ -12,11 +12,19 @@ __all__ = ["reading_storage"]
 
 @contextlib.contextmanager
 def reading_storage(storage: RunStorage | None) -> Iterator[RunStorage]:
-    """Use ``storage`` as given, or open the configured one and close it afterwards."""
+    """Use ``storage`` as given, or open the configured one and close it afterwards.
+
+    Either way, runs whose driver died are failed first (see `raystra.api._monitor`), so no
+    command ever shows a dead run as still in progress.
+    """
+    from raystra.api._monitor import check_for_dead_runs
+
     if storage is not None:
+        check_for_dead_runs(storage)
         yield storage
         return
     opened = open_storage()
+    check_for_dead_runs(opened)
     try:
         yield opened
     finally:

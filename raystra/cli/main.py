@@ -21,6 +21,7 @@ from raystra.cli import (
     _assets,
     _backfill,
     _check,
+    _daemon,
     _jobs,
     _lineage,
     _materialize,
@@ -126,6 +127,7 @@ app.add_typer(_jobs.app, name="job")
 app.add_typer(_backfill.app, name="backfill")
 app.add_typer(_partitions.app, name="partitions")
 app.add_typer(_submit.app, name="submit")
+app.command("daemon")(_daemon.daemon)
 
 
 def _interrupt_on_sigterm(signum: int, frame: Any) -> None:

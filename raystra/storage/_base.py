@@ -50,6 +50,10 @@ class RunRecord:
     ended_at: float | None = None
     # The run's W3C traceparent (``00-<trace id>-<span id>-01``) when tracing was on.
     trace_context: str | None = None
+    # The driver process that owns the run, and its last sign of life (see `heartbeat`).
+    driver_host: str | None = None
+    driver_pid: int | None = None
+    heartbeat_at: float | None = None
 
     @property
     def trace_id(self) -> str | None:
@@ -110,6 +114,10 @@ class RunStorage(abc.ABC):
         """Insert a new run (status QUEUED unless the record says otherwise)."""
 
     @abc.abstractmethod
+    def heartbeat(self, run_id: str, at: float) -> None:
+        """Record that the run's driver is alive at ``at`` (seconds since the epoch)."""
+
+    @abc.abstractmethod
     def store_events(self, events: Sequence[Event]) -> None:
         """Append ``events`` in one transaction, updating run status and the asset index."""
 
@@ -155,6 +163,10 @@ class RunStorage(abc.ABC):
     @abc.abstractmethod
     def partition_states(self, asset_key: AssetKey) -> dict[str | None, Any]:
         """Latest `PartitionState` of every recorded partition of ``asset_key``."""
+
+    @abc.abstractmethod
+    def partition_run_ids(self, asset_key: AssetKey) -> dict[str | None, str]:
+        """Partition (None: unpartitioned) -> run id of its last good materialization."""
 
     @abc.abstractmethod
     def stale_partitions(self, asset_key: AssetKey) -> dict[str | None, list[str]]:

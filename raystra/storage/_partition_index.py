@@ -175,6 +175,17 @@ def partition_states(engine: Engine, asset_key: AssetKey) -> dict[str | None, Pa
     return {(row[0] or None): make(row[1:]) for row in rows}
 
 
+def partition_run_ids(engine: Engine, asset_key: AssetKey) -> dict[str | None, str]:
+    """Partition (None: unpartitioned) -> the run of its last good materialization."""
+    table = asset_partitions
+    query = select(table.c.partition, table.c.materialized_run_id).where(
+        table.c.asset_key == asset_key.to_user_string(),
+        table.c.materialized_run_id.is_not(None),
+    )
+    with engine.connect() as conn:
+        return {(row[0] or None): row[1] for row in fetch_tuples(conn, query)}
+
+
 def stale_partitions(engine: Engine, asset_key: AssetKey) -> dict[str | None, list[str]]:
     """Partitions of ``asset_key`` whose consumed upstream partitions were re-materialized since.
 

@@ -72,6 +72,10 @@ runs = Table(
     Column("started_at", Double),
     Column("ended_at", Double),
     Column("trace_context", String(64)),  # W3C traceparent when the run was traced
+    # Refreshed by the driver while the run is in progress (see raystra.api._monitor).
+    Column("heartbeat_at", Double),
+    Column("driver_host", String(_KEY)),
+    Column("driver_pid", Integer),
     Index(None, "created_at"),
     Index(None, "status"),
 )

@@ -79,6 +79,7 @@ from raystra.storage._partition_index import (
     add_dynamic_partitions,
     get_dynamic_partitions,
     index_partition_events,
+    partition_run_ids,
     partition_states,
     remove_dynamic_partitions,
     stale_partitions,
@@ -143,6 +144,9 @@ class SqlRunStorage(RunStorage):
             "started_at": record.started_at,
             "ended_at": record.ended_at,
             "trace_context": record.trace_context,
+            "driver_host": record.driver_host,
+            "driver_pid": record.driver_pid,
+            "heartbeat_at": record.heartbeat_at,
         }
         try:
             with self._engine.begin() as conn:
@@ -152,6 +156,11 @@ class SqlRunStorage(RunStorage):
                 f"Run {record.run_id!r} already exists in the run storage {self._where}: give the "
                 "new run a fresh id (raystra generates one when run_id is not passed)."
             ) from err
+
+    def heartbeat(self, run_id: str, at: float) -> None:
+        """Record that the run's driver is alive at ``at`` (one small UPDATE)."""
+        with self._engine.begin() as conn:
+            conn.execute(runs.update().where(runs.c.run_id == run_id).values(heartbeat_at=at))
 
     def store_events(self, events: Sequence[Event]) -> None:
         """Append ``events`` in one transaction, updating run status and the asset index."""
@@ -321,6 +330,10 @@ class SqlRunStorage(RunStorage):
     def partition_states(self, asset_key: AssetKey) -> dict[str | None, PartitionState]:
         """Latest state of every recorded partition of ``asset_key`` (None: unpartitioned)."""
         return partition_states(self._engine, asset_key)
+
+    def partition_run_ids(self, asset_key: AssetKey) -> dict[str | None, str]:
+        """Partition (None: unpartitioned) -> run id of its last good materialization."""
+        return partition_run_ids(self._engine, asset_key)
 
     def stale_partitions(self, asset_key: AssetKey) -> dict[str | None, list[str]]:
         """Partitions whose consumed upstream partitions were re-materialized since."""
@@ -510,6 +523,9 @@ def _run_record(row: Row[Any]) -> RunRecord:
         started_at=row.started_at,
         ended_at=row.ended_at,
         trace_context=row.trace_context,
+        driver_host=row.driver_host,
+        driver_pid=row.driver_pid,
+        heartbeat_at=row.heartbeat_at,
     )
 
 

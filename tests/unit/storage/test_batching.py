@@ -92,3 +92,15 @@ def test_failed_batch_is_kept_and_retried(storage: RecordingStorage) -> None:
     storage.add_run(RunRecord(run_id="r2"))
     writer.flush()
     assert len(storage.get_events("r2")) == 1
+
+
+def test_a_background_writer_stores_an_event_that_waits_without_further_writes(
+    storage: RecordingStorage,
+) -> None:
+    with BatchingEventWriter(storage, max_delay_s=0.1, background=True) as writer:
+        writer.write(_log(1))  # e.g. a StepStarted, then a step that runs for minutes
+        deadline = time.monotonic() + 10
+        while not storage.batches:
+            assert time.monotonic() < deadline, "the waiting event was never stored"
+            time.sleep(0.02)
+        assert [e.event.message for e in storage.get_events("r1")] == ["1"]  # type: ignore[attr-defined]

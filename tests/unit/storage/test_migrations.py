@@ -107,7 +107,7 @@ def test_upgrade_from_0001_backfills_the_materialization_index(url: str) -> None
 
     storage = SqlRunStorage(url)
 
-    assert _revision(url) == ["0005"]
+    assert _revision(url) == ["0006"]
     latest = storage.latest_materializations()
     assert set(latest) == {ORDERS, REPORT}
     assert (latest[ORDERS].partition, latest[ORDERS].run_id) == ("p2399", "old-run")
@@ -145,7 +145,7 @@ def test_a_database_at_head_is_not_migrated_again(url: str, statements: list[str
     assert statements, "opening should still check the revision"
     writes = [s for s in statements if not s.lstrip().upper().startswith(("SELECT", "PRAGMA"))]
     assert writes == []
-    assert _revision(url) == ["0005"]
+    assert _revision(url) == ["0006"]
 
 
 def test_a_database_from_a_newer_raystra_is_refused_clearly(url: str) -> None:
