@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -198,6 +199,7 @@ def _run(
             job_name=plan.job_name,
             tags=record.tags,
             traceparent=traceparent,
+            stored_path=_stored_paths(store),
         )
         with heartbeating(store, record.run_id):
             events, status = _stream_events(
@@ -279,6 +281,20 @@ def _stream_events(
         if not status.is_finished:
             record(RunFailed(run_id=run_id, reason="executor stopped without finishing the run"))
     return events, status
+
+
+def _stored_paths(store: RunStorage) -> Callable[[AssetKey], tuple[str, bool] | None]:
+    """Asset -> (path of its latest materialization, partitioned?), asked once per asset."""
+
+    @functools.cache
+    def stored_path(key: AssetKey) -> tuple[str, bool] | None:
+        latest = store.get_materializations(key, limit=1)
+        path = latest[0].metadata.get("path") if latest else None
+        if not isinstance(path, str) or not path:
+            return None
+        return path, latest[0].partition is not None
+
+    return stored_path
 
 
 @contextlib.contextmanager

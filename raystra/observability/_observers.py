@@ -22,10 +22,10 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from raystra.definitions import Definitions
+from raystra.definitions import AssetKey, Definitions
 from raystra.events import (
     Event,
     RunStatus,
@@ -53,6 +53,9 @@ class ObservedRun:
     job_name: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     traceparent: str | None = None
+    # Asset -> (storage path of its latest materialization, whether it is partitioned), read
+    # from run storage; names inputs whose producer did not run in this run.
+    stored_path: Callable[[AssetKey], tuple[str, bool] | None] | None = None
 
 
 class RunObserver:

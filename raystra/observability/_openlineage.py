@@ -7,9 +7,10 @@ running when the run was canceled or ended). The raystra run itself is the paren
 event carries a ``parent`` run facet pointing at it.
 
 Datasets are named by storage path (`storage_dataset`): outputs by the path the IO manager
-recorded when the output committed, inputs by the path their producer recorded in this
-process; an input whose path is not known here (its producer did not run in this process) is
-named by asset key, in the job namespace.
+recorded when the output committed, inputs by the path their producer recorded (in this run,
+or for inputs loaded from storage the latest materialization's path, through
+``ObservedRun.stored_path``); an asset stored without a path is named by asset key, in the job
+namespace.
 
 Transport is the official ``openlineage-python`` client's: an HTTP endpoint
 (``OPENLINEAGE_URL``, ``OPENLINEAGE_ENDPOINT``, ``OPENLINEAGE_API_KEY``), a JSON-lines file
@@ -562,6 +563,11 @@ class OpenLineageObserver(RunObserver):
         if dataset is None:
             with _KNOWN_LOCK:
                 dataset = _KNOWN_ASSETS.get(name)
+        if dataset is None and self._run is not None and self._run.stored_path is not None:
+            stored = self._run.stored_path(key)  # the path its last materialization recorded
+            if stored is not None:
+                dataset = LineageDataset(*storage_dataset(stored[0], partitioned=stored[1]))
+                self._assets[name] = dataset
         if dataset is None and guess:
             return LineageDataset(self.namespace, name)
         return dataset

@@ -305,16 +305,19 @@ def test_file_emission_names_datasets_by_path_with_schema_and_parent(
     assert tags["raystra.run.id"] == second.run_id
 
 
-def test_an_input_whose_path_is_unknown_here_is_named_by_asset_key(
+def test_an_input_stored_by_an_earlier_run_is_named_by_its_recorded_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    raystra.materialize(DEFS, ["orders"], executor="in_process")  # before lineage is on
+    first = raystra.materialize(DEFS, ["orders"], executor="in_process")  # before lineage is on
+    (stored,) = first.materializations
+    ol._KNOWN_ASSETS.clear()  # as in a fresh process: only run storage knows where it went
     lineage = tmp_path / "events.jsonl"
     monkeypatch.setenv("RAYSTRA_OPENLINEAGE_FILE", str(lineage))
     raystra.materialize(DEFS, ["daily_orders"], executor="in_process", partition_key="2024-01-01")
     (start, complete) = by_job(read_lines(lineage))["daily_orders"]
+    expected = [storage_dataset(stored.metadata["path"])]
     for event in (start, complete):
-        assert [(i["namespace"], i["name"]) for i in event["inputs"]] == [("raystra", "orders")]
+        assert [(i["namespace"], i["name"]) for i in event["inputs"]] == expected
 
 
 def test_failed_attempts_emit_fail_with_the_error_and_a_retry_gets_its_own_run(
