@@ -178,7 +178,19 @@ def _load_partitions(attempt: _Attempt, step_input: StepInput) -> Any:
     load = getattr(io_manager, "load_input_partitions", None)
     if load is None:
         return NotImplemented
-    return load([_input_context(attempt, step_input, key) for key, _ in step_input.partitions])
+    contexts = [_input_context(attempt, step_input, key) for key, _ in step_input.partitions]
+    if attempt.recorder is None:
+        return load(contexts)
+    attributes = _read_attributes(step_input, None)
+    attributes[attrs.PARTITION_COUNT] = len(contexts)
+    with attempt.recorder.span("raystra.io.read", **attributes) as span:
+        value = load(contexts)
+        rows = _row_count(value)
+        if rows is not None:
+            span[attrs.IO_ROWS] = rows
+    if value is NotImplemented:  # nothing was read: the partitions are loaded one by one next
+        attempt.recorder.spans.pop()
+    return value
 
 
 def _load_inputs(attempt: _Attempt, upstream_values: Mapping[str, Any]) -> dict[str, Any]:
