@@ -8,9 +8,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from raystra.errors import RaystraError
+from raystra.storage._engine import write_transaction
 from raystra.storage._partition_index import UNPARTITIONED, upsert
 from raystra.storage._schema import backfill_targets, backfills
 
@@ -55,36 +56,40 @@ class BackfillRecord:
 def add_backfill(engine: Engine, record: BackfillRecord) -> None:
     """Insert a new backfill record."""
     now = time.time()
-    with engine.begin() as conn:
-        conn.execute(
-            backfills.insert(),
-            {
-                "backfill_id": record.backfill_id,
-                "status": record.status,
-                "selection": list(record.selection),
-                "partitions": dict(record.partitions),
-                "run_ids": list(record.run_ids),
-                "tags": dict(record.tags),
-                "created_at": record.created_at or now,
-                "updated_at": now,
-            },
-        )
+    values = {
+        "backfill_id": record.backfill_id,
+        "status": record.status,
+        "selection": list(record.selection),
+        "partitions": dict(record.partitions),
+        "run_ids": list(record.run_ids),
+        "tags": dict(record.tags),
+        "created_at": record.created_at or now,
+        "updated_at": now,
+    }
+    write_transaction(engine, lambda conn: conn.execute(backfills.insert(), values))
 
 
 def update_backfill(
     engine: Engine, backfill_id: str, *, status: str | None = None, add_run_id: str | None = None
 ) -> None:
-    """Change a backfill's status and/or append a run to it."""
-    current = get_backfill(engine, backfill_id)
-    values: dict[str, Any] = {"updated_at": time.time()}
-    if status is not None:
-        values["status"] = status
-    if add_run_id is not None:
-        values["run_ids"] = [*current.run_ids, add_run_id]
-    with engine.begin() as conn:
-        conn.execute(
-            backfills.update().where(backfills.c.backfill_id == current.backfill_id).values(values)
-        )
+    """Change a backfill's status and/or append a run to it.
+
+    The run list is read and written in one locked transaction, so runs appended at the same
+    time by several processes are all kept.
+    """
+    full_id = get_backfill(engine, backfill_id).backfill_id  # resolves a prefix
+    where = backfills.c.backfill_id == full_id
+
+    def update(conn: Connection) -> None:
+        values: dict[str, Any] = {"updated_at": time.time()}
+        if status is not None:
+            values["status"] = status
+        if add_run_id is not None:
+            query = select(backfills.c.run_ids).where(where).with_for_update()
+            values["run_ids"] = [*conn.execute(query).scalar_one(), add_run_id]
+        conn.execute(backfills.update().where(where).values(values))
+
+    write_transaction(engine, update, lock=add_run_id is not None)
 
 
 def set_backfill_targets(
@@ -105,7 +110,8 @@ def set_backfill_targets(
         }
         for asset_key, partition, status in statuses
     ]
-    with engine.begin() as conn:
+
+    def store(conn: Connection) -> None:
         for start in range(0, len(rows), 5_000):
             upsert(
                 conn,
@@ -114,6 +120,8 @@ def set_backfill_targets(
                 keys=("backfill_id", "asset_key", "partition"),
                 update=("status", "run_id"),
             )
+
+    write_transaction(engine, store)
 
 
 def backfill_target_statuses(engine: Engine, backfill_id: str) -> dict[tuple[str, str | None], str]:

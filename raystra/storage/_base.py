@@ -1,7 +1,7 @@
 """The run storage contract: runs, their events, and an index of materializations.
 
 A storage is a few methods over a SQL schema (`raystra.storage.sql` implements it for SQLite
-and, later, Postgres). Everything except `RunRecord` creation is derived from events: run status
+and PostgreSQL). Everything except `RunRecord` creation is derived from events: run status
 from run events, step status from step events, the materialization index from
 `AssetMaterialized`.
 """

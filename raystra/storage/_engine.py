@@ -3,17 +3,20 @@
 `create_engine` applies the SQLite settings every connection needs (WAL, busy timeout, foreign
 keys); `upgrade_to_head` runs the alembic migrations shipped in ``raystra/storage/migrations``,
 programmatically and under a database-wide lock, only when the database is behind.
+`write_transaction` is how every write runs, so concurrent writers (several runs, a submitted
+job beside a local run) retry what the database refused instead of failing.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import random
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -23,7 +26,7 @@ from sqlalchemy import Connection, Engine, Select, Table, and_, or_, text
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from raystra.errors import RaystraError
 
@@ -37,12 +40,22 @@ __all__ = [
     "insert_rows",
     "parse_url",
     "upgrade_to_head",
+    "write_transaction",
 ]
 
 _SCRIPT_LOCATION = "raystra.storage:migrations"
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Any constant works: it only has to be the same in every process migrating one database.
 _PG_MIGRATION_LOCK = 0x72617973
+# Bounded retries of a refused write transaction: 8 attempts, backoff 50 ms doubling to 2 s.
+_WRITE_ATTEMPTS = 8
+_BACKOFF_FIRST_S = 0.05
+_BACKOFF_MAX_S = 2.0
+_SQLITE_BUSY_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED (primary result codes)
+# serialization_failure, deadlock_detected: the transaction was rolled back and can be rerun.
+_PG_RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+
+_T = TypeVar("_T")
 
 
 # One encoder for every call: json.dumps with options builds a new one each time.
@@ -125,18 +138,27 @@ def chunked(items: Sequence[Any], arity: int) -> Iterator[Sequence[Any]]:
 def parse_url(url: str) -> URL:
     """Parse a SQLAlchemy URL, or raise a `RaystraError` that says what a valid one looks like.
 
+    A PostgreSQL URL without a driver (``postgresql://`` or ``postgres://``, as most tools
+    write them) gets psycopg 3, the driver ``raystra[postgres]`` installs; SQLAlchemy's own
+    default would be psycopg2. An explicit driver (``postgresql+psycopg2://``) is kept.
+
     Example:
         >>> parse_url("sqlite:////tmp/raystra.db").get_backend_name()
         'sqlite'
+        >>> parse_url("postgres://me@db.internal/raystra").drivername
+        'postgresql+psycopg'
     """
     try:
-        return make_url(url)
+        parsed = make_url(url)
     except ArgumentError as err:
         # The URL may hold a password, so it is not echoed back.
         raise RaystraError(
             "The run storage URL (argument or $RAYSTRA_STORAGE_URL) is not a database URL. Use "
             "e.g. sqlite:////abs/path/raystra.db or postgresql+psycopg://user@host/raystra."
         ) from err
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 def create_engine(url: URL) -> Engine:
@@ -148,8 +170,13 @@ def create_engine(url: URL) -> Engine:
     is_sqlite = url.get_backend_name() == "sqlite"
     if is_sqlite and url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    # A server may restart or drop idle connections under a long-lived process (a daemon, a
+    # long backfill): test each pooled connection before use. A SQLite file has no such failure.
+    options: dict[str, Any] = {} if is_sqlite else {"pool_pre_ping": True}
     try:
-        engine = sa_create_engine(url, json_serializer=dumps, json_deserializer=json.loads)
+        engine = sa_create_engine(
+            url, json_serializer=dumps, json_deserializer=json.loads, **options
+        )
     except (NoSuchModuleError, ModuleNotFoundError) as err:
         raise RaystraError(
             f"Cannot open the run storage {url.render_as_string(hide_password=True)!r}: {err}. "
@@ -186,6 +213,59 @@ def _switch_to_wal(cursor: Any) -> None:
             if "locked" not in str(err) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
+
+
+def write_transaction(
+    engine: Engine, work: Callable[[Connection], _T], *, lock: bool = False
+) -> _T:
+    """Run ``work`` in one transaction and commit it, rerunning it when the database refused it.
+
+    Retried, with exponential backoff and jitter up to 8 attempts: SQLite's "database is
+    locked" (a writer held the lock past the 30 s busy timeout, or SQLite refused to wait, as
+    it does when a transaction that read an old snapshot tries to write) and Postgres
+    serialization failures and deadlocks. These all roll the transaction back, so a rerun
+    cannot store anything twice. Other errors (e.g. integrity errors) are raised at once.
+
+    Args:
+        engine: The storage's engine.
+        work: Does the transaction's reads and writes; may be called several times.
+        lock: Take the write lock before ``work`` runs, for read-modify-write transactions:
+            ``BEGIN IMMEDIATE`` on SQLite (Postgres callers lock rows with FOR UPDATE).
+
+    Example:
+        >>> from raystra.storage._schema import runs
+        >>> engine = create_engine(parse_url("sqlite:////tmp/raystra-doc/raystra.db"))
+        >>> upgrade_to_head(engine, engine.url)
+        >>> rename = runs.update().where(runs.c.run_id == "r0").values(job_name="nightly")
+        >>> write_transaction(engine, lambda conn: conn.execute(rename).rowcount)
+        0
+    """
+    for attempt in range(1, _WRITE_ATTEMPTS + 1):
+        try:
+            with engine.begin() as conn:
+                if lock and conn.dialect.name == "sqlite":
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return work(conn)
+        except DBAPIError as err:
+            if attempt == _WRITE_ATTEMPTS or not _is_transient(err):
+                raise
+        backoff = min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2 ** (attempt - 1))
+        # Jitter, so writers refused together do not come back together.
+        time.sleep(backoff * random.uniform(0.5, 1.0))
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _is_transient(err: DBAPIError) -> bool:
+    """Whether the database rolled the transaction back and asks for it to be run again."""
+    if err.connection_invalidated:
+        return False  # the commit's fate is unknown: a rerun could store events twice
+    orig = err.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        code = getattr(orig, "sqlite_errorcode", None)
+        if code is not None:
+            return code & 0xFF in _SQLITE_BUSY_CODES  # extended codes, e.g. BUSY_SNAPSHOT
+        return "locked" in str(orig) or "busy" in str(orig)
+    return getattr(orig, "sqlstate", None) in _PG_RETRY_SQLSTATES
 
 
 def alembic_config() -> Config:

@@ -16,7 +16,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from raystra.definitions._keys import AssetKey
 from raystra.events import AssetMaterialized, PartitionFailed
-from raystra.storage._engine import any_of, chunked, fetch_tuples, insert_rows
+from raystra.storage._engine import (
+    any_of,
+    chunked,
+    fetch_tuples,
+    insert_rows,
+    write_transaction,
+)
 from raystra.storage._schema import asset_partitions, dynamic_partitions, materialization_inputs
 
 __all__ = [
@@ -50,16 +56,34 @@ def upsert(
     rows: Sequence[Mapping[str, Any]],
     keys: Sequence[str],
     update: Sequence[str],
+    *,
+    newer: str | None = None,
 ) -> None:
-    """Insert ``rows``, or update ``update`` columns where ``keys`` already exist."""
+    """Insert ``rows``, or update ``update`` columns where ``keys`` already exist.
+
+    With ``newer``, an existing row is only updated by a row whose ``newer`` column is larger
+    (or where the existing one is NULL): concurrent transactions may commit out of id order.
+
+    Example:
+        >>> upsert(conn, asset_partitions, rows, keys=("asset_key", "partition"),
+        ...        update=("status", "event_id"), newer="event_id")  # doctest: +SKIP
+    """
     if not rows:
         return
-    # Postgres refuses to touch one row twice in a statement: keep the last row per key.
-    unique = list({tuple(row[k] for k in keys): row for row in rows}.values())
+    # Postgres refuses to touch one row twice in a statement: keep the last row per key. Sorted
+    # by key, so concurrent transactions lock shared rows in the same order and cannot deadlock.
+    by_key = {tuple(row[k] for k in keys): row for row in rows}
+    unique = [by_key[key] for key in sorted(by_key)]
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table)
+    where = None
+    if newer is not None:
+        current = table.c[newer]
+        where = current.is_(None) | (current < statement.excluded[newer])
     statement = statement.on_conflict_do_update(
-        index_elements=list(keys), set_={name: statement.excluded[name] for name in update}
+        index_elements=list(keys),
+        set_={name: statement.excluded[name] for name in update},
+        where=where,
     )
     conn.execute(statement, unique)
 
@@ -97,6 +121,10 @@ def index_partition_events(
             "data_version",
             "updated_at",
         ),
+        # The latest materialization is the one with the highest event id, as in the
+        # materialization index. On Postgres ids are taken at insert and transactions commit
+        # in any order, so an older materialization committing last must not win.
+        newer="event_id",
     )
     failed = [event for event in events if isinstance(event, PartitionFailed)]
     upsert(
@@ -239,27 +267,43 @@ def get_dynamic_partitions(engine: Engine, name: str) -> list[str]:
 
 
 def add_dynamic_partitions(engine: Engine, name: str, keys: Sequence[str]) -> list[str]:
-    """Add ``keys`` (existing ones are kept as they are); return the keys that were new."""
-    existing = set(get_dynamic_partitions(engine, name))
-    new = [key for key in dict.fromkeys(keys) if key not in existing]
+    """Add ``keys`` (existing ones are kept as they are); return the keys that were new.
+
+    Safe against concurrent callers: a key added by another process in the meantime is
+    skipped by the database (ON CONFLICT DO NOTHING), not reported as new, and not an error.
+    """
+    table = dynamic_partitions
+    wanted = list(dict.fromkeys(keys))
     now = time.time()
-    with engine.begin() as conn:
-        if new:
-            conn.execute(
-                dynamic_partitions.insert(),
-                [{"name": name, "partition_key": key, "added_at": now} for key in new],
-            )
-    return new
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).on_conflict_do_nothing().returning(table.c.partition_key)
+
+    def add(conn: Connection) -> set[str]:
+        added: set[str] = set()
+        for chunk in chunked(wanted, 3):
+            rows = [{"name": name, "partition_key": key, "added_at": now} for key in chunk]
+            added.update(conn.execute(statement, rows).scalars())
+        return added
+
+    added = write_transaction(engine, add) if wanted else set()
+    return [key for key in wanted if key in added]
 
 
 def remove_dynamic_partitions(engine: Engine, name: str, keys: Sequence[str]) -> list[str]:
     """Remove ``keys``; return those that existed. Materialized data is left in place."""
     table = dynamic_partitions
-    existing = set(get_dynamic_partitions(engine, name))
-    gone = [key for key in keys if key in existing]
-    with engine.begin() as conn:
-        if gone:
-            conn.execute(
-                table.delete().where(table.c.name == name, table.c.partition_key.in_(gone))
+    wanted = list(dict.fromkeys(keys))
+
+    def remove(conn: Connection) -> set[str]:
+        removed: set[str] = set()
+        for chunk in chunked(wanted, 1):
+            statement = (
+                table.delete()
+                .where(table.c.name == name, table.c.partition_key.in_(chunk))
+                .returning(table.c.partition_key)
             )
-    return gone
+            removed.update(conn.execute(statement).scalars())
+        return removed
+
+    removed = write_transaction(engine, remove) if wanted else set()
+    return [key for key in wanted if key in removed]

@@ -1,8 +1,11 @@
-"""`RunStorage` over SQLAlchemy Core: SQLite by default, any SQLAlchemy URL in principle.
+"""`RunStorage` over SQLAlchemy Core: a SQLite file by default, or PostgreSQL.
 
 The schema lives in `raystra.storage._schema` and is created and upgraded by the alembic
 migrations shipped in ``raystra/storage/migrations`` (see `raystra.storage._engine`); opening a
 storage upgrades an old database in place and costs one small query when it is current.
+Both databases pass the same conformance suite (`raystra.testing.storage_suite`), and several
+processes may write to one database at once: every write is one transaction, rerun whole when
+the database refuses it (`raystra.storage._engine.write_transaction`).
 
 Example:
     >>> import tempfile
@@ -67,6 +70,7 @@ from raystra.storage._engine import (
     insert_rows,
     parse_url,
     upgrade_to_head,
+    write_transaction,
 )
 from raystra.storage._lineage import (
     Direction,
@@ -149,8 +153,7 @@ class SqlRunStorage(RunStorage):
             "heartbeat_at": record.heartbeat_at,
         }
         try:
-            with self._engine.begin() as conn:
-                conn.execute(runs.insert(), values)
+            write_transaction(self._engine, lambda conn: conn.execute(runs.insert(), values))
         except IntegrityError as err:
             raise RaystraError(
                 f"Run {record.run_id!r} already exists in the run storage {self._where}: give the "
@@ -159,8 +162,8 @@ class SqlRunStorage(RunStorage):
 
     def heartbeat(self, run_id: str, at: float) -> None:
         """Record that the run's driver is alive at ``at`` (one small UPDATE)."""
-        with self._engine.begin() as conn:
-            conn.execute(runs.update().where(runs.c.run_id == run_id).values(heartbeat_at=at))
+        beat = runs.update().where(runs.c.run_id == run_id).values(heartbeat_at=at)
+        write_transaction(self._engine, lambda conn: conn.execute(beat))
 
     def store_events(self, events: Sequence[Event]) -> None:
         """Append ``events`` in one transaction, updating run status and the asset index."""
@@ -173,22 +176,28 @@ class SqlRunStorage(RunStorage):
             if isinstance(event, AssetMaterialized)
         ]
         partition_failures = any(isinstance(event, PartitionFailed) for event in events)
+        run_updates = _run_updates(events)
+
+        def store(conn: Connection) -> None:
+            if materialized:
+                ids = _insert_returning_ids(conn, rows)
+                conn.execute(
+                    asset_materializations.insert(),
+                    [_materialization_row(ids[pos], event) for pos, event in materialized],
+                )
+                with_ids = [(ids[pos], event) for pos, event in materialized]
+                index_partition_events(conn, with_ids, events)
+            else:
+                conn.execute(event_log.insert(), rows)
+                if partition_failures:
+                    index_partition_events(conn, [], events)
+            for run_id, values in run_updates.items():
+                conn.execute(runs.update().where(runs.c.run_id == run_id).values(values))
+
+        # One transaction, so a batch is stored whole or not at all; a transaction the database
+        # refused (busy, deadlock) is rerun whole, so nothing is lost or stored twice.
         try:
-            with self._engine.begin() as conn:
-                if materialized:
-                    ids = _insert_returning_ids(conn, rows)
-                    conn.execute(
-                        asset_materializations.insert(),
-                        [_materialization_row(ids[pos], event) for pos, event in materialized],
-                    )
-                    with_ids = [(ids[pos], event) for pos, event in materialized]
-                    index_partition_events(conn, with_ids, events)
-                else:
-                    conn.execute(event_log.insert(), rows)
-                    if partition_failures:
-                        index_partition_events(conn, [], events)
-                for run_id, values in _run_updates(events).items():
-                    conn.execute(runs.update().where(runs.c.run_id == run_id).values(values))
+            write_transaction(self._engine, store)
         except IntegrityError as err:
             self._raise_for_missing_runs({event.run_id for event in events}, err)
             raise

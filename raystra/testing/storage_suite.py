@@ -14,7 +14,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pytest
 
@@ -25,6 +27,7 @@ from raystra.events import (
     ErrorInfo,
     Event,
     LogMessage,
+    PartitionFailed,
     RunCanceled,
     RunFailed,
     RunStarted,
@@ -36,6 +39,7 @@ from raystra.events import (
     StepStarted,
     StepSucceeded,
 )
+from raystra.storage._backfill_records import BackfillRecord
 from raystra.storage._base import RunRecord, RunStorage
 
 __all__ = ["RunStorageConformance"]
@@ -52,7 +56,12 @@ def _error() -> ErrorInfo:
 
 
 def _materialized(
-    run_id: str, asset_key: AssetKey, *, timestamp: float, partition: str | None = None
+    run_id: str,
+    asset_key: AssetKey,
+    *,
+    timestamp: float,
+    partition: str | None = None,
+    consumed: tuple[Mapping[str, Any], ...] = (),
 ) -> AssetMaterialized:
     return AssetMaterialized(
         run_id=run_id,
@@ -62,7 +71,28 @@ def _materialized(
         partition=partition,
         metadata={"rows": 3, "ratio": 0.5, "ok": True, "note": None, "cols": ["a", {"b": 1}]},
         code_version="v1",
+        consumed=consumed,
     )
+
+
+def _failed(run_id: str, asset_key: AssetKey, partition: str | None) -> PartitionFailed:
+    return PartitionFailed(
+        run_id=run_id,
+        step_key=asset_key.to_user_string(),
+        asset_key=asset_key,
+        partition=partition,
+        reason="step failed",
+    )
+
+
+def _read(asset_key: AssetKey, partition: str | None, run_id: str | None) -> dict[str, Any]:
+    """A ``consumed`` entry; a None run means "loaded from storage" (storage fills it in)."""
+    return {
+        "asset_key": asset_key.to_user_string(),
+        "partition": partition,
+        "run_id": run_id,
+        "data_version": None,
+    }
 
 
 class RunStorageConformance:
@@ -378,3 +408,205 @@ class RunStorageConformance:
         limited = storage.get_materializations(ORDERS, limit=2)
         assert [m.partition for m in limited] == ["2024-03-05", "2024-03-04"]
         assert storage.get_materializations(AssetKey("never_built")) == []
+
+    # --- partition status and lineage -------------------------------------------------------
+
+    def test_partition_states_follow_materializations_and_failures(
+        self, storage: RunStorage
+    ) -> None:
+        self.add(storage, "run-1")
+        self.add(storage, "run-2")
+        storage.store_events(
+            [
+                _materialized("run-1", ORDERS, timestamp=1.0, partition="2024-03-01"),
+                _materialized("run-1", ORDERS, timestamp=2.0, partition="2024-03-02"),
+                _materialized("run-1", REPORT, timestamp=3.0),
+            ]
+        )
+        # A failure keeps the last good code version; a partition that never succeeded has none.
+        storage.store_events([_failed("run-2", ORDERS, "2024-03-02")])
+        storage.store_events(
+            [_failed("run-2", ORDERS, "2024-03-03"), _failed("run-2", REPORT, None)]
+        )
+        assert storage.partition_states(ORDERS) == {
+            "2024-03-01": ("materialized", "v1"),
+            "2024-03-02": ("failed", "v1"),
+            "2024-03-03": ("failed", None),
+        }
+        assert storage.partition_states(REPORT) == {None: ("failed", "v1")}
+        assert storage.partition_states(AssetKey("never_built")) == {}
+
+        storage.store_events([_materialized("run-2", REPORT, timestamp=4.0)])
+        assert storage.partition_states(REPORT) == {None: ("materialized", "v1")}
+
+    def test_a_partition_materialized_twice_in_one_batch_keeps_the_last(
+        self, storage: RunStorage
+    ) -> None:
+        self.add(storage, "run-1")
+        first = _materialized("run-1", ORDERS, timestamp=1.0, partition="p")
+        second = dataclasses.replace(first, timestamp=2.0, code_version="v2")
+        storage.store_events([first, second, _materialized("run-1", ORDERS, timestamp=3.0)])
+        assert storage.partition_states(ORDERS) == {
+            "p": ("materialized", "v2"),
+            None: ("materialized", "v1"),
+        }
+        assert len(storage.get_materializations(ORDERS)) == 3
+
+    def test_stale_partitions_after_an_input_is_materialized_again(
+        self, storage: RunStorage
+    ) -> None:
+        for run_id in ("run-1", "run-2", "run-3"):
+            self.add(storage, run_id)
+        storage.store_events(
+            [_materialized("run-1", ORDERS, timestamp=1.0, partition=p) for p in ("a", "b")]
+        )
+        # "b" was loaded from storage: the storage records the run current at the time.
+        reads = (_read(ORDERS, "a", "run-1"), _read(ORDERS, "b", None))
+        storage.store_events([_materialized("run-2", REPORT, timestamp=2.0, consumed=reads)])
+        assert storage.stale_partitions(REPORT) == {}
+
+        storage.store_events([_materialized("run-3", ORDERS, timestamp=3.0, partition="b")])
+        assert storage.stale_partitions(REPORT) == {None: ["raw/orders[b]"]}
+        assert storage.stale_partitions(ORDERS) == {}
+
+    def test_lineage_graph_both_ways(self, storage: RunStorage) -> None:
+        for run_id in ("run-1", "run-2", "run-3"):
+            self.add(storage, run_id)
+        storage.store_events(
+            [_materialized("run-1", ORDERS, timestamp=1.0, partition=p) for p in ("a", "b", "c")]
+        )
+        reads = (_read(ORDERS, "a", "run-1"), _read(ORDERS, "b", "run-1"))
+        storage.store_events([_materialized("run-2", REPORT, timestamp=2.0, consumed=reads)])
+        storage.store_events([_materialized("run-3", ORDERS, timestamp=3.0, partition="b")])
+        ids = {
+            (m.partition, m.run_id): m.storage_id
+            for m in storage.get_materializations(ORDERS) + storage.get_materializations(REPORT)
+        }
+
+        up = storage.lineage_graph(REPORT, partition=None, direction="upstream", depth=1, limit=10)
+        assert up.roots == (ids[(None, "run-2")],)
+        page = up.edges[ids[(None, "run-2")]]
+        assert page.total == 2
+        assert [(e.asset_key, e.partition, e.run_id, e.storage_id) for e in page.edges] == [
+            (ORDERS, "a", "run-1", ids[("a", "run-1")]),
+            (ORDERS, "b", "run-1", ids[("b", "run-1")]),
+        ]
+        assert up.superseded_inputs[ids[(None, "run-2")]] == 1  # "b" was rebuilt by run-3
+        assert up.latest[(ORDERS, "b")] == ids[("b", "run-3")]
+
+        down = storage.lineage_graph(
+            ORDERS, partition="a", direction="downstream", depth=1, limit=10
+        )
+        assert down.roots == (ids[("a", "run-1")],)
+        [reader] = down.edges[ids[("a", "run-1")]].edges
+        assert (reader.asset_key, reader.run_id) == (REPORT, "run-2")
+
+        newest_two = storage.lineage_graph(
+            ORDERS, partition=None, direction="upstream", depth=0, limit=2
+        )
+        assert newest_two.total_partitions == 3
+        assert newest_two.roots == (ids[("c", "run-1")], ids[("b", "run-3")])
+
+        assert storage.partition_keys_near(ORDERS, "b", n=1) == ["a", "c"]
+        assert storage.partition_keys_near(REPORT, "x") == [None]
+        assert storage.partition_keys_near(AssetKey("never_built"), "x") == []
+
+    # --- dynamic partitions ----------------------------------------------------------------
+
+    def test_dynamic_partitions_add_list_and_remove(self, storage: RunStorage) -> None:
+        assert storage.add_dynamic_partitions("customers", ["acme", "zeta", "acme"]) == [
+            "acme",
+            "zeta",
+        ]
+        assert storage.add_dynamic_partitions("customers", ["zeta", "beta"]) == ["beta"]
+        assert storage.add_dynamic_partitions("customers", []) == []
+        assert storage.add_dynamic_partitions("regions", ["eu"]) == ["eu"]
+        assert storage.get_dynamic_partitions("customers") == ["acme", "zeta", "beta"]
+
+        assert storage.remove_dynamic_partitions("customers", ["zeta", "nope", "zeta"]) == ["zeta"]
+        assert storage.remove_dynamic_partitions("customers", []) == []
+        assert storage.get_dynamic_partitions("customers") == ["acme", "beta"]
+        assert storage.get_dynamic_partitions("regions") == ["eu"]
+        assert storage.get_dynamic_partitions("unknown") == []
+
+    def test_many_dynamic_partitions_at_once(self, storage: RunStorage) -> None:
+        keys = [f"key-{index:04d}" for index in range(2_500)]
+        assert storage.add_dynamic_partitions("many", keys[:1_000]) == keys[:1_000]
+        assert storage.add_dynamic_partitions("many", keys) == keys[1_000:]
+        assert sorted(storage.get_dynamic_partitions("many")) == keys
+        assert storage.remove_dynamic_partitions("many", keys[::2]) == keys[::2]
+        assert sorted(storage.get_dynamic_partitions("many")) == keys[1::2]
+
+    # --- backfills -------------------------------------------------------------------------
+
+    def test_backfill_records_round_trip_and_update(self, storage: RunStorage) -> None:
+        storage.add_backfill(
+            BackfillRecord(
+                backfill_id="bf-123",
+                status="REQUESTED",
+                selection=("raw/orders", "report"),
+                partitions={"range": ["2024-03-01", "2024-03-05"]},
+                tags={"team": "sales"},
+                created_at=5.0,
+            )
+        )
+        storage.add_backfill(
+            BackfillRecord(
+                backfill_id="bf-456",
+                status="REQUESTED",
+                selection=(),
+                partitions={},
+                created_at=6.0,
+            )
+        )
+        got = storage.get_backfill("bf-1")
+        assert (got.backfill_id, got.status, got.selection, got.created_at) == (
+            "bf-123",
+            "REQUESTED",
+            ("raw/orders", "report"),
+            5.0,
+        )
+        assert (got.partitions, got.tags, got.run_ids) == (
+            {"range": ["2024-03-01", "2024-03-05"]},
+            {"team": "sales"},
+            (),
+        )
+
+        storage.update_backfill("bf-123", status="RUNNING", add_run_id="run-1")
+        storage.update_backfill("bf-12", add_run_id="run-2")
+        got = storage.get_backfill("bf-123")
+        assert (got.status, got.run_ids) == ("RUNNING", ("run-1", "run-2"))
+        assert got.updated_at >= got.created_at
+
+        assert [b.backfill_id for b in storage.list_backfills()] == ["bf-456", "bf-123"]
+        assert [b.backfill_id for b in storage.list_backfills(limit=1)] == ["bf-456"]
+        with pytest.raises(RaystraError, match="several"):
+            storage.get_backfill("bf-")
+        with pytest.raises(RaystraError, match="raystra backfill list"):
+            storage.get_backfill("bf-9")
+
+    def test_backfill_targets_are_upserted_and_counted(self, storage: RunStorage) -> None:
+        storage.add_backfill(
+            BackfillRecord(backfill_id="bf-1", status="RUNNING", selection=(), partitions={})
+        )
+        # More targets than one statement takes (5,000), and an unpartitioned one.
+        targets = [("raw/orders", f"p{index:05d}", "requested") for index in range(6_000)]
+        storage.set_backfill_targets("bf-1", [*targets, ("report", None, "requested")])
+        storage.set_backfill_targets(
+            "bf-1",
+            [
+                ("raw/orders", "p00001", "materialized"),
+                ("raw/orders", "p00002", "failed"),
+                ("raw/orders", "p00002", "materialized"),  # the last status of a target wins
+                ("report", None, "failed"),
+            ],
+            run_id="run-2",
+        )
+        statuses = storage.backfill_target_statuses("bf-1")
+        assert len(statuses) == 6_001
+        assert statuses[("raw/orders", "p00002")] == "materialized"
+        assert statuses[("report", None)] == "failed"
+        record = storage.get_backfill("bf-1")
+        assert dict(record.counts) == {"requested": 5_998, "materialized": 2, "failed": 1}
+        assert record.total == 6_001
+        assert storage.backfill_target_statuses("no-such-backfill") == {}
