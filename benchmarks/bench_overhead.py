@@ -3,22 +3,28 @@
 The graph has L layers of W trivial assets, each depending on two assets of the layer above
 (values passed, all None). Both sides run on the same local Ray in one process, alternating,
 with raystra's event storage (SQLite) on. A second raystra column persists every output through
-the default IO manager (a pickle file per step), to show what storage adds.
+the default IO manager (a pickle file per step), to show what storage adds. A third traces the
+run with OpenTelemetry, exporting every span over OTLP/HTTP to a receiver in another process on
+this machine (it reads each request and answers 200, as a collector's receiver would, so its CPU
+counts against us too).
 
-Run: python benchmarks/bench_overhead.py [--sizes 100 1000 5000] [--repeat 3]
+Run: python benchmarks/bench_overhead.py [--sizes 100 1000 5000] [--repeat 3] [--no-tracing]
 Writes benchmarks/results/overhead.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,23 +60,70 @@ def _one_or_two(count: int) -> Any:
     return _one if count == 0 else _two
 
 
-def measure(steps: int, repeat: int, with_persistence: bool) -> dict[str, Any]:
+_RECEIVER = """
+import http.server, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+@contextlib.contextmanager
+def otlp_receiver() -> Iterator[str]:
+    """An OTLP/HTTP endpoint in a separate process that accepts and drops every export."""
+    process = subprocess.Popen([sys.executable, "-c", _RECEIVER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        yield f"http://127.0.0.1:{process.stdout.readline().strip()}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@contextlib.contextmanager
+def tracing_to(endpoint: str | None) -> Iterator[None]:
+    """Turn raystra's tracing on (OTLP/HTTP to ``endpoint``) for the runs inside."""
+    if endpoint is None:
+        yield
+        return
+    os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+    try:
+        yield
+    finally:
+        del os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"]
+
+
+def _timed_run(defs: raystra.Definitions, endpoint: str | None = None) -> float:
+    settle()
+    with tracing_to(endpoint):
+        started = time.perf_counter()
+        raystra.materialize(defs, executor="ray")
+        return time.perf_counter() - started
+
+
+def measure(
+    steps: int, repeat: int, with_persistence: bool, tracing_endpoint: str | None
+) -> dict[str, Any]:
     layers, width = SHAPES[steps]
     defs = raystra.Definitions(layered_assets(layers, width))
     stored = raystra.Definitions(_persisting(list(defs.assets))) if with_persistence else None
-    raw, ours, ours_stored = [], [], []
+    raw, ours, ours_stored, ours_traced = [], [], [], []
     for _ in range(repeat):
         settle()
         raw.append(run_raw_ray(layers, width))
-        settle()
-        started = time.perf_counter()
-        raystra.materialize(defs, executor="ray")
-        ours.append(time.perf_counter() - started)
+        ours.append(_timed_run(defs))
+        if tracing_endpoint is not None:
+            ours_traced.append(_timed_run(defs, tracing_endpoint))
         if stored is not None:
-            settle()
-            started = time.perf_counter()
-            raystra.materialize(stored, executor="ray")
-            ours_stored.append(time.perf_counter() - started)
+            ours_stored.append(_timed_run(stored))
     row: dict[str, Any] = {
         "steps": steps,
         "shape": f"{layers}x{width}",
@@ -83,6 +136,10 @@ def measure(steps: int, repeat: int, with_persistence: bool) -> dict[str, Any]:
     if ours_stored:
         row["raystra_persisted_ms_per_step"] = 1000 * statistics.median(ours_stored) / steps
         row["raystra_persisted_runs_s"] = ours_stored
+    if ours_traced:
+        row["raystra_traced_ms_per_step"] = 1000 * statistics.median(ours_traced) / steps
+        row["raystra_traced_runs_s"] = ours_traced
+        row["tracing_overhead"] = row["raystra_traced_ms_per_step"] / row["raystra_ms_per_step"]
     return row
 
 
@@ -91,23 +148,36 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-persistence", action="store_true", help="skip the stored column")
+    parser.add_argument("--no-tracing", action="store_true", help="skip the traced column")
     args = parser.parse_args()
     os.environ.setdefault("RAYSTRA_HOME", tempfile.mkdtemp(prefix="raystra-bench-"))
+    for name in [n for n in os.environ if n.startswith("OTEL_")]:
+        del os.environ[name]  # tracing only where this benchmark turns it on
     connect()
-    run_raw_ray(5, 20)  # warm the workers before anything is timed
-    raystra.materialize(raystra.Definitions(layered_assets(5, 20)), executor="ray")
-    rows = [measure(size, args.repeat, not args.no_persistence) for size in args.sizes]
-    header = ("steps", "raw Ray", "raystra", "ratio", "raystra+stored")
-    print("{:>6} {:>9} {:>9} {:>6} {:>15}  (ms per step, medians)".format(*header))
+    with contextlib.ExitStack() as stack:
+        endpoint = None if args.no_tracing else stack.enter_context(otlp_receiver())
+        run_raw_ray(5, 20)  # warm the workers before anything is timed
+        warm = raystra.Definitions(layered_assets(5, 20))
+        raystra.materialize(warm, executor="ray")
+        if endpoint is not None:
+            _timed_run(warm, endpoint)  # imports the SDK and connects before timing
+        rows = [
+            measure(size, args.repeat, not args.no_persistence, endpoint) for size in args.sizes
+        ]
+    header = ("steps", "raw Ray", "raystra", "ratio", "+stored", "+traced", "traced/untraced")
+    print("{:>6} {:>9} {:>9} {:>6} {:>9} {:>9} {:>16}  (ms per step, medians)".format(*header))
     for row in rows:
         stored = row.get("raystra_persisted_ms_per_step")
+        traced = row.get("raystra_traced_ms_per_step")
         print(
-            "{:>6} {:>9.2f} {:>9.2f} {:>6.2f} {:>15}".format(
+            "{:>6} {:>9.2f} {:>9.2f} {:>6.2f} {:>9} {:>9} {:>16}".format(
                 row["steps"],
                 row["raw_ray_ms_per_step"],
                 row["raystra_ms_per_step"],
                 row["ratio"],
                 "-" if stored is None else f"{stored:.2f}",
+                "-" if traced is None else f"{traced:.2f}",
+                "-" if traced is None else f"{row['tracing_overhead']:.2f}",
             )
         )
     out = Path(__file__).parent / "results" / "overhead.json"

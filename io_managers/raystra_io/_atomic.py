@@ -115,6 +115,7 @@ def write_atomically(
     write: Callable[[str], object],
     *,
     replaces: Iterable[str] = (),
+    sweep: bool = False,
 ) -> int:
     """Call ``write(temp_path)``, then commit the file at ``path``; return its size in bytes.
 
@@ -130,6 +131,9 @@ def write_atomically(
         path: The final path.
         write: Writes the complete value to the path it is given.
         replaces: Stale paths to delete once the new value is committed; missing ones are fine.
+        sweep: After committing, remove temporary siblings dead writers left (`sweep_orphans`):
+            pass it when an earlier attempt of the write was killed. Not on every write: it
+            lists the directory, which costs per file in it.
 
     Example:
         >>> import fsspec
@@ -172,7 +176,7 @@ def write_atomically(
         # readers skip, not a failed write.
         with contextlib.suppress(Exception):
             fs.rm_file(temp)
-    else:
+    elif sweep:
         with contextlib.suppress(Exception):  # tidying up must never fail a committed write
             sweep_orphans(fs, path)
     for stale in replaces:

@@ -172,6 +172,7 @@ class TableFilesIOManager(FsspecStorage):
             path,
             lambda temp: pq.write_table(table, temp, filesystem=root.fs),
             replaces=[root.path(context, EXTENSIONS["pickle"])],
+            sweep=context.earlier_attempt_lost,
         )
         return {
             "path": root.url(path),
@@ -192,7 +193,11 @@ class TableFilesIOManager(FsspecStorage):
                 cloudpickle.dump(obj, file, protocol=pickle.HIGHEST_PROTOCOL)
 
         size = write_atomically(
-            root.fs, path, dump, replaces=[root.path(context, EXTENSIONS["parquet"])]
+            root.fs,
+            path,
+            dump,
+            replaces=[root.path(context, EXTENSIONS["parquet"])],
+            sweep=context.earlier_attempt_lost,
         )
         metadata: dict[str, Any] = {"path": root.url(path), "format": "pickle", "byte_size": size}
         if kind_of_object(obj) is not None:

@@ -167,7 +167,7 @@ class FsspecIOManager(FsspecStorage):
         def dump(temp: str) -> None:
             extra.update(self.dump_to_path(context, obj, root.url(temp)) or {})
 
-        size = write_atomically(root.fs, path, dump)
+        size = write_atomically(root.fs, path, dump, sweep=context.earlier_attempt_lost)
         return {**extra, "path": context.path, "byte_size": size}
 
     def load_input(self, context: InputContext) -> Any:

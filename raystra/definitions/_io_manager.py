@@ -53,6 +53,9 @@ class OutputContext:
     definition_metadata: Mapping[str, Any] = field(default_factory=dict)
     resources: Any = None
     log: logging.Logger | logging.LoggerAdapter[logging.Logger] = _log
+    # True when an earlier attempt of this step died mid-way (its worker was killed): it may
+    # have left a partial temporary file, which the IO manager should now remove.
+    earlier_attempt_lost: bool = False
     # Set through `with_path` by the IO manager, read through `path`.
     _path: str | None = field(default=None, repr=False)
 

@@ -92,6 +92,7 @@ def store_output(
     partition_dimensions: Mapping[str, str] | None = None,
     consumed: tuple[Mapping[str, Any], ...] = (),
     recorder: SpanRecorder | None = None,
+    earlier_attempt_lost: bool = False,
 ) -> Event | None:
     """Commit one output (one partition of it) and return the event that records it.
 
@@ -112,6 +113,7 @@ def store_output(
             definition_metadata=definition.metadata,
             resources=Resources(dict(resources)),
             log=logger,
+            earlier_attempt_lost=earlier_attempt_lost,
         )
         if recorder is None:
             stored = io_manager.handle_output(context, value) or {}
@@ -233,6 +235,7 @@ def persist_outputs(
     user_metadata: Mapping[str, Mapping[str, Any]],
     capture: StepLogCapture,
     recorder: SpanRecorder | None = None,
+    earlier_attempt_lost: bool = False,
 ) -> list[Event]:
     """Commit outputs computed elsewhere, resolving IO manager resources here, where it runs.
 
@@ -255,6 +258,7 @@ def persist_outputs(
             resources=resources,
             logger=capture.logger,
             recorder=recorder,
+            earlier_attempt_lost=earlier_attempt_lost,
         )
         if event is not None:
             events.append(event)

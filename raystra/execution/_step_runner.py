@@ -93,6 +93,8 @@ class _Attempt:
     # recorded too.
     checks: list[Event] = field(default_factory=list)
     recorder: SpanRecorder | None = None  # set when the run is traced
+    # An earlier attempt died with its worker: IO managers remove what it left half-written.
+    earlier_attempt_lost: bool = False
 
     def upstream_definition(self, step_input: StepInput) -> PartitionsDefinition | None:
         assert step_input.asset_key is not None
@@ -288,6 +290,7 @@ def _persist(
             logger=attempt.capture.logger,
             consumed=consumed,
             recorder=attempt.recorder,
+            earlier_attempt_lost=attempt.earlier_attempt_lost,
         )
         output.value = handed_over(output.value, event)
         if event is not None:
@@ -369,6 +372,7 @@ def _persist_partitions(
                 partition_dimensions=partition_columns(definition, key),
                 consumed=_consumed(attempt, key),
                 recorder=attempt.recorder,
+                earlier_attempt_lost=attempt.earlier_attempt_lost,
             )
             if key in values:
                 values[key] = handed_over(values[key], event)
@@ -588,6 +592,7 @@ def step_events(
                 definitions,
                 checks,
                 recorder,
+                earlier_attempt_lost=first_attempt > 1,
             )
             inputs = _load_inputs(attempt, upstream_values or {})
             outputs, context = _call(attempt, inputs, config)

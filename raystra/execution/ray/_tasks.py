@@ -252,6 +252,8 @@ def _persist(
                 user_metadata=report.deferred,
                 capture=capture,
                 recorder=recorder,
+                # This write, or the compute task's, ran before on a worker that died.
+                earlier_attempt_lost=_ray_attempt() > 0 or report.ray_attempt > 0,
             )
     except Exception as exc:
         error = ErrorInfo.from_exception(exc).redacted(capture.secrets)
