@@ -115,13 +115,14 @@ class SpanRecorder:
         attempt: the attempt number (1 for the first).
     """
 
-    __slots__ = ("attempt", "spans", "step_key", "traceparent")
+    __slots__ = ("_step_traceparent", "attempt", "spans", "step_key", "traceparent")
 
     def __init__(self, traceparent: str, step_key: str, attempt: int) -> None:
         self.traceparent = traceparent
         self.step_key = step_key
         self.attempt = attempt
         self.spans: list[RecordedSpan] = []
+        self._step_traceparent: str | None = None
 
     @contextmanager
     def span(self, name: str, **attributes: Any) -> Iterator[dict[str, Any]]:
@@ -143,4 +144,6 @@ class SpanRecorder:
     @property
     def step_traceparent(self) -> str:
         """The traceparent of this attempt's step span (see `step_traceparent`)."""
-        return step_traceparent(self.traceparent, self.step_key, self.attempt)
+        if self._step_traceparent is None:
+            self._step_traceparent = step_traceparent(self.traceparent, self.step_key, self.attempt)
+        return self._step_traceparent

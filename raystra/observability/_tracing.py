@@ -25,7 +25,7 @@ Example:
 from __future__ import annotations
 
 import atexit
-import secrets
+import random
 import sys
 import threading
 import time
@@ -51,7 +51,6 @@ from raystra.observability import _attributes as attrs
 from raystra.observability._config import GRPC_MISSING, is_disabled
 from raystra.observability._observers import ObservedRun, RunObserver
 from raystra.observability._spans import (
-    RecordedSpan,
     new_traceparent,
     parse_traceparent,
     step_span_id,
@@ -208,6 +207,17 @@ class _SpanFactory:
         self._sampled = TraceFlags(TraceFlags.SAMPLED)
         self._status = Status
         self._error = StatusCode.ERROR
+        self._unset = Status()
+        # Parents repeat (every step's parent is the run span): build each context once.
+        self._parents: dict[int, Any] = {}
+
+    def _parent(self, span_id: int) -> Any:
+        parent = self._parents.get(span_id)
+        if parent is None:
+            if len(self._parents) > 10_000:
+                self._parents.clear()
+            parent = self._parents[span_id] = self.context(span_id)
+        return parent
 
     def context(self, span_id: int, trace_id: int | None = None) -> Any:
         return self._context(
@@ -230,7 +240,7 @@ class _SpanFactory:
         links: Sequence[tuple[int, int, Mapping[str, Any]]] = (),  # (trace id, span id, attrs)
     ) -> None:
         events: tuple[Any, ...] = ()
-        status = self._status()
+        status = self._unset
         if error is not None:
             kind, message, stack = error
             status = self._status(self._error, f"{kind}: {message}"[:1000])
@@ -241,9 +251,9 @@ class _SpanFactory:
         span = self._readable(
             name,
             context=self.context(span_id),
-            parent=self.context(parent_id) if parent_id is not None else None,
+            parent=self._parent(parent_id) if parent_id is not None else None,
             resource=self.pipeline.resource,
-            attributes=dict(attributes),
+            attributes=attributes,
             events=events,
             links=[self._link(self.context(span, trace), dict(a)) for trace, span, a in links],
             status=status,
@@ -259,7 +269,8 @@ def _ns(timestamp: float) -> int:
 
 
 def _random_span_id() -> int:
-    return secrets.randbits(64) or 1
+    # What the SDK's RandomIdGenerator does: span ids need uniqueness, not secrecy.
+    return random.getrandbits(64) or 1
 
 
 @dataclass
@@ -286,6 +297,11 @@ class TracingObserver(RunObserver):
         self._ending: Event | None = None  # RunFailed / RunCanceled, when seen
         self._open: dict[tuple[str, int], _OpenAttempt] = {}
         self._latest_attempt: dict[str, int] = {}
+        # Per step: derived span ids, its attributes that do not change between attempts, and
+        # the steps whose outputs it reads (computed once, used for every span and link).
+        self._span_ids: dict[tuple[str, int], int] = {}
+        self._static: dict[str, dict[str, Any]] = {}
+        self._producers: dict[str, tuple[str, ...]] = {}
         self._handlers: dict[type[Event], Callable[[Any], None]] = {
             StepStarted: self._step_started,
             StepSpans: self._step_spans,
@@ -338,16 +354,16 @@ class TracingObserver(RunObserver):
         self._latest_attempt[event.step_key] = event.attempt
 
     def _step_spans(self, event: StepSpans) -> None:
-        parent = step_span_id(self.trace_id, event.step_key, event.attempt)
-        for recorded in event.spans:
-            span = RecordedSpan(*recorded)
+        parent = self._span_id(event.step_key, event.attempt)
+        for span in event.spans:
+            # Children carry only their own attributes: the step span above has the run's.
             self._spans.emit(
                 span.name,
                 span_id=_random_span_id(),
                 parent_id=parent,
                 start_ns=span.start_ns,
                 end_ns=span.end_ns,
-                attributes={attrs.RUN_ID: event.run_id, **span.attributes},
+                attributes=span.attributes,
                 error=(*span.error, "") if span.error else None,
             )
 
@@ -435,7 +451,7 @@ class TracingObserver(RunObserver):
             attributes[attrs.IO_BYTES] = written
         self._spans.emit(
             "raystra.step",
-            span_id=step_span_id(self.trace_id, started.step_key, started.attempt),
+            span_id=self._span_id(started.step_key, started.attempt),
             parent_id=self.run_span_id,
             start_ns=_ns(started.timestamp),
             end_ns=end_ns,
@@ -452,7 +468,20 @@ class TracingObserver(RunObserver):
         except KeyError:
             return None
 
+    def _span_id(self, step_key: str, attempt: int) -> int:
+        key = (step_key, attempt)
+        span_id = self._span_ids.get(key)
+        if span_id is None:
+            span_id = self._span_ids[key] = step_span_id(self.trace_id, step_key, attempt)
+        return span_id
+
     def _step_attributes(self, step_key: str) -> dict[str, Any]:
+        static = self._static.get(step_key)
+        if static is None:
+            static = self._static[step_key] = self._static_attributes(step_key)
+        return dict(static)
+
+    def _static_attributes(self, step_key: str) -> dict[str, Any]:
         attributes: dict[str, Any] = {attrs.RUN_ID: self._run_id, attrs.STEP_KEY: step_key}
         step = self._step(step_key)
         if step is None:
@@ -472,16 +501,19 @@ class TracingObserver(RunObserver):
 
     def _upstream_links(self, step_key: str) -> list[tuple[int, int, Mapping[str, Any]]]:
         """Links to the spans of the in-run steps whose outputs this step consumed."""
-        step = self._step(step_key)
-        if step is None:
-            return []
-        producers = {i.upstream_step_key for i in step.inputs if i.upstream_step_key}
-        producers.update(p for i in step.inputs for _, p in i.partitions if p is not None)
+        producers = self._producers.get(step_key)
+        if producers is None:
+            step = self._step(step_key)
+            found = set()
+            if step is not None:
+                found = {i.upstream_step_key for i in step.inputs if i.upstream_step_key}
+                found.update(p for i in step.inputs for _, p in i.partitions if p is not None)
+            producers = self._producers[step_key] = tuple(sorted(found))
         links: list[tuple[int, int, Mapping[str, Any]]] = []
-        for producer in sorted(producers):
+        for producer in producers:
             attempt = self._latest_attempt.get(producer)
             if attempt is not None:
-                span_id = step_span_id(self.trace_id, producer, attempt)
+                span_id = self._span_id(producer, attempt)
                 links.append((self.trace_id, span_id, {attrs.STEP_KEY: producer}))
         return links
 
