@@ -78,6 +78,13 @@ def ray_head_with_jobs(tmp_path: Path) -> Iterator[str]:
             "--include-dashboard=true",
             "--dashboard-host=127.0.0.1",
             f"--dashboard-port={dashboard}",
+            # The test session's own Ray already holds the default agent ports (52365...):
+            # a second cluster on this machine needs its own, or its job agent never starts.
+            f"--dashboard-agent-listen-port={_free_port()}",
+            f"--dashboard-agent-grpc-port={_free_port()}",
+            f"--runtime-env-agent-port={_free_port()}",
+            f"--metrics-export-port={_free_port()}",
+            f"--ray-client-server-port={_free_port()}",
         ],
         env=env,
         stdout=subprocess.DEVNULL,
