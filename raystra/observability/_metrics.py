@@ -53,7 +53,12 @@ from raystra.events import (
     now,
 )
 from raystra.observability import _attributes as attrs
-from raystra.observability._config import GRPC_MISSING, is_disabled
+from raystra.observability._config import (
+    GRPC_MISSING,
+    exporter_names,
+    otlp_protocol,
+    signal_enabled,
+)
 from raystra.observability._observers import ObservedRun, RunObserver
 from raystra.planning import Step
 
@@ -102,7 +107,6 @@ DURATION_BUCKETS = (
     7200.0,
 )
 
-_SUPPORTED_EXPORTERS = ("otlp", "console", "none")
 # Flushing at the end of a run is what makes short CLI runs export at all; bounded so a
 # collector that is down delays the end of a run by at most this.
 _FLUSH_TIMEOUT_MS = 5_000
@@ -134,29 +138,7 @@ def metrics_enabled(environ: Mapping[str, str]) -> bool:
         >>> metrics_enabled({"OTEL_METRICS_EXPORTER": "none"})
         False
     """
-    if is_disabled(environ):
-        return False
-    exporters = _exporter_names(environ)
-    if exporters is not None:
-        return any(name != "none" for name in exporters)
-    return bool(
-        environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
-        or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-    )
-
-
-def _exporter_names(environ: Mapping[str, str]) -> list[str] | None:
-    value = environ.get("OTEL_METRICS_EXPORTER", "").strip().lower()
-    if not value:
-        return None
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in _SUPPORTED_EXPORTERS]
-    if unknown:
-        raise RaystraError(
-            f"OTEL_METRICS_EXPORTER={value!r} names exporter(s) raystra does not know: "
-            f"{', '.join(unknown)}. Use otlp, console or none (comma-separated)."
-        )
-    return names
+    return signal_enabled(environ, "METRICS")
 
 
 def metrics_observer(environ: Mapping[str, str]) -> MetricsObserver | None:
@@ -227,7 +209,7 @@ def _build_provider(environ: Mapping[str, str]) -> Any:
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from opentelemetry.sdk.resources import Resource
 
-    names = _exporter_names(environ) or ["otlp"]
+    names = exporter_names(environ, "METRICS") or ["otlp"]
     # Each reader exports every OTEL_METRIC_EXPORT_INTERVAL ms (60 s by default) and at flush.
     readers = [
         PeriodicExportingMetricReader(_exporter(name, environ)) for name in names if name != "none"
@@ -247,11 +229,7 @@ def _exporter(name: str, environ: Mapping[str, str]) -> Any:
 
         # stderr: the CLI's own output (tables, --json) stays clean on stdout.
         return ConsoleMetricExporter(out=sys.stderr)
-    protocol = (
-        environ.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")
-        or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-        or "http/protobuf"
-    ).strip()
+    protocol = otlp_protocol(environ, "METRICS")
     # The exporters read their endpoint, headers, timeout and temporality from OTEL_*.
     if protocol == "grpc":
         try:

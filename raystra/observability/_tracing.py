@@ -48,7 +48,12 @@ from raystra.events import (
     StepSucceeded,
 )
 from raystra.observability import _attributes as attrs
-from raystra.observability._config import GRPC_MISSING, is_disabled
+from raystra.observability._config import (
+    GRPC_MISSING,
+    exporter_names,
+    otlp_protocol,
+    signal_enabled,
+)
 from raystra.observability._observers import ObservedRun, RunObserver
 from raystra.observability._spans import (
     new_traceparent,
@@ -59,7 +64,6 @@ from raystra.planning import Step
 
 __all__ = ["TracingObserver", "emit_backfill_span", "tracing_enabled", "tracing_observer"]
 
-_SUPPORTED_EXPORTERS = ("otlp", "console", "none")
 _FLUSH_TIMEOUT_MS = 10_000
 
 
@@ -70,29 +74,7 @@ def tracing_enabled(environ: Mapping[str, str]) -> bool:
     (``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) being set, turns
     traces on; ``OTEL_SDK_DISABLED=true`` turns everything off.
     """
-    if is_disabled(environ):
-        return False
-    exporters = _exporter_names(environ)
-    if exporters is not None:
-        return any(name != "none" for name in exporters)
-    return bool(
-        environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-    )
-
-
-def _exporter_names(environ: Mapping[str, str]) -> list[str] | None:
-    value = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
-    if not value:
-        return None
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in _SUPPORTED_EXPORTERS]
-    if unknown:
-        raise RaystraError(
-            f"OTEL_TRACES_EXPORTER={value!r} names exporter(s) raystra does not know: "
-            f"{', '.join(unknown)}. Use otlp, console or none (comma-separated)."
-        )
-    return names
+    return signal_enabled(environ, "TRACES")
 
 
 def tracing_observer(environ: Mapping[str, str]) -> TracingObserver | None:
@@ -148,7 +130,7 @@ def _build_pipeline(environ: Mapping[str, str]) -> _Pipeline:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-    names = _exporter_names(environ) or ["otlp"]
+    names = exporter_names(environ, "TRACES") or ["otlp"]
     exporters = [_exporter(name, environ) for name in names if name != "none"]
     service = {} if environ.get("OTEL_SERVICE_NAME") else {"service.name": "raystra"}
     return _Pipeline(
@@ -164,11 +146,7 @@ def _exporter(name: str, environ: Mapping[str, str]) -> Any:
 
         # stderr: the CLI's own output (tables, --json) stays clean on stdout.
         return ConsoleSpanExporter(out=sys.stderr)
-    protocol = (
-        environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-        or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-        or "http/protobuf"
-    ).strip()
+    protocol = otlp_protocol(environ, "TRACES")
     if protocol == "grpc":
         try:
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
