@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -13,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ray_head import ray_head as start_ray_head
 
 from raystra.events import RunStatus
 from raystra.storage import open_storage
@@ -95,52 +95,11 @@ def test_ctrl_c_cancels_the_run_and_leaves_nothing_half_written(
     assert [p for p in leftovers if p.is_file()] == []
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def ray_head(tmp_path: Path) -> Iterator[str]:
     """A real Ray head started with `ray start --block`, stopped by its PID afterwards."""
-    port = free_port()
-    ray_cli = Path(sys.executable).with_name("ray")
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    head = subprocess.Popen(
-        [
-            str(ray_cli) if ray_cli.exists() else "ray",
-            "start",
-            "--head",
-            "--block",
-            "--node-ip-address=127.0.0.1",
-            f"--port={port}",
-            "--num-cpus=2",
-            "--include-dashboard=false",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "ray_head.log", "w"),  # noqa: SIM115 - closed with the process
-        start_new_session=True,
-    )
-    address = f"127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert head.poll() is None, (tmp_path / "ray_head.log").read_text()
-            assert time.monotonic() < deadline, "the Ray head did not start"
-            time.sleep(0.5)
-        yield address
-    finally:
-        head.send_signal(signal.SIGTERM)  # `ray start --block` stops what it started
-        try:
-            head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait()
+    with start_ray_head(tmp_path) as head:
+        yield head.address
 
 
 def test_cli_attaches_to_a_running_cluster_with_token_auth(

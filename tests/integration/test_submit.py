@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -13,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ray_head import ray_head
 
 from raystra.definitions import AssetKey
 from raystra.events import RunStatus
@@ -46,12 +45,6 @@ defs = Definitions([orders, order_counts])
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "raystra.cli", *args]
 
@@ -59,56 +52,9 @@ def _cli(*args: str) -> list[str]:
 @pytest.fixture
 def ray_head_with_jobs(tmp_path: Path) -> Iterator[str]:
     """`ray start --head --block` with its dashboard (the Jobs API); stopped by its PID."""
-    port, dashboard = _free_port(), _free_port()
-    ray_cli = Path(sys.executable).with_name("ray")
-    # A cluster of its own: nothing of this test process's raystra settings leaks into it.
-    env = {
-        k: v for k, v in os.environ.items() if k != "RAY_ADDRESS" and not k.startswith("RAYSTRA_")
-    }
-    log = tmp_path / "ray_head.log"
-    head = subprocess.Popen(
-        [
-            str(ray_cli) if ray_cli.exists() else "ray",
-            "start",
-            "--head",
-            "--block",
-            "--node-ip-address=127.0.0.1",
-            f"--port={port}",
-            "--num-cpus=2",
-            "--include-dashboard=true",
-            "--dashboard-host=127.0.0.1",
-            f"--dashboard-port={dashboard}",
-            # The test session's own Ray already holds the default agent ports (52365...):
-            # a second cluster on this machine needs its own, or its job agent never starts.
-            f"--dashboard-agent-listen-port={_free_port()}",
-            f"--dashboard-agent-grpc-port={_free_port()}",
-            f"--runtime-env-agent-port={_free_port()}",
-            f"--metrics-export-port={_free_port()}",
-            f"--ray-client-server-port={_free_port()}",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(log, "w"),  # noqa: SIM115 - closed with the process
-        start_new_session=True,
-    )
-    address = f"http://127.0.0.1:{dashboard}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", dashboard)) == 0:
-                    break
-            assert head.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "the Ray head's dashboard did not start"
-            time.sleep(0.5)
-        yield address
-    finally:
-        head.send_signal(signal.SIGTERM)  # `ray start --block` stops what it started
-        try:
-            head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait()
+    with ray_head(tmp_path, jobs=True) as head:
+        assert head.jobs_url is not None
+        yield head.jobs_url
 
 
 @pytest.fixture
