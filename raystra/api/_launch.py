@@ -160,6 +160,7 @@ def _run(
     max_concurrent: int | None = None,
     should_cancel: Callable[[], bool] | None = None,
     on_run_id: Callable[[str], None] | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
     """Validate config, then record and execute the run (closing storage it opened itself)."""
     step_config = validate_run_config(defs, plan, run_config)
@@ -167,7 +168,7 @@ def _run(
     observers = configured_observers()
     traceparent = observers.traceparent()
     record = RunRecord(
-        run_id=str(uuid.uuid4()),
+        run_id=run_id or str(uuid.uuid4()),
         job_name=plan.job_name,
         selection=plan.step_keys,
         run_config={"ops": {key: {"config": cfg} for key, cfg in step_config.items()}},
@@ -363,6 +364,7 @@ def materialize(
     partition_key: str | None = None,
     partition_range: PartitionKeyRange | str | None = None,
     stale_only: bool = False,
+    run_id: str | None = None,
 ) -> RunResult:
     """Materialize assets: plan the selection, run it, record everything.
 
@@ -384,6 +386,8 @@ def materialize(
             it read was materialized again since).
         raise_on_error: Raise `StepExecutionError` if the run does not succeed.
         storage: Run storage; defaults to `raystra.storage.open_storage()`.
+        run_id: The new run's id (default a fresh UUID); a launcher that hands the id out
+            before the run starts (the web UI's) chooses it.
 
     Example:
         >>> from raystra import asset
@@ -417,6 +421,7 @@ def materialize(
         tags=tags,
         on_event=on_event,
         max_concurrent=max_concurrent,
+        run_id=run_id,
     )
 
 
@@ -524,11 +529,13 @@ def reexecute(
     raise_on_error: bool = False,
     on_event: EventCallback | None = None,
     max_concurrent: int | None = None,
+    new_run_id: str | None = None,
 ) -> RunResult:
     """Run a previous run again; with ``from_failure`` only its failed and skipped steps.
 
     Steps not re-run hand over nothing in memory: their outputs load from storage (the latest
-    materialization for assets, the run that stored them for op outputs).
+    materialization for assets, the run that stored them for op outputs). ``new_run_id`` sets
+    the new run's id (default a fresh UUID).
 
     Example:
         >>> reexecute(defs, "3f2a", from_failure=True)  # doctest: +SKIP
@@ -575,6 +582,7 @@ def reexecute(
         root_run_id=parent.root_run_id or parent.run_id,
         on_event=on_event,
         max_concurrent=max_concurrent,
+        run_id=new_run_id,
     )
 
 

@@ -164,6 +164,37 @@ class RunStorage(abc.ABC):
     def partition_states(self, asset_key: AssetKey) -> dict[str | None, Any]:
         """Latest `PartitionState` of every recorded partition of ``asset_key``."""
 
+    def partition_summaries(self, asset_keys: Sequence[AssetKey]) -> dict[AssetKey, Any]:
+        """`PartitionSummary` (counts by status and code version, stale-by-upstream count) of
+        each asset in ``asset_keys`` that has recorded partitions.
+
+        This default asks `partition_states` and `stale_partitions` per asset; SQL storage
+        answers with two grouped queries, for overviews of thousands of assets.
+
+        Example:
+            >>> storage.partition_summaries([AssetKey("orders")])  # doctest: +SKIP
+            {AssetKey('orders'): PartitionSummary(by_state={('materialized', 'v1'): 3}, ...)}
+        """
+        from raystra.storage._partition_index import PartitionSummary
+
+        found: dict[AssetKey, Any] = {}
+        for key in asset_keys:
+            states = self.partition_states(key)
+            if not states:
+                continue
+            counts: dict[tuple[str, str | None], int] = {}
+            for state in states.values():
+                counts[(state.status, state.code_version)] = (
+                    counts.get((state.status, state.code_version), 0) + 1
+                )
+            changed = [
+                p
+                for p in self.stale_partitions(key)
+                if p in states and states[p].status == "materialized"
+            ]
+            found[key] = PartitionSummary(counts, len(changed))
+        return found
+
     @abc.abstractmethod
     def partition_run_ids(self, asset_key: AssetKey) -> dict[str | None, str]:
         """Partition (None: unpartitioned) -> run id of its last good materialization."""

@@ -80,11 +80,13 @@ from raystra.storage._lineage import (
 )
 from raystra.storage._partition_index import (
     PartitionState,
+    PartitionSummary,
     add_dynamic_partitions,
     get_dynamic_partitions,
     index_partition_events,
     partition_run_ids,
     partition_states,
+    partition_summaries,
     remove_dynamic_partitions,
     stale_partitions,
 )
@@ -343,6 +345,12 @@ class SqlRunStorage(RunStorage):
     def partition_run_ids(self, asset_key: AssetKey) -> dict[str | None, str]:
         """Partition (None: unpartitioned) -> run id of its last good materialization."""
         return partition_run_ids(self._engine, asset_key)
+
+    def partition_summaries(
+        self, asset_keys: Sequence[AssetKey]
+    ) -> dict[AssetKey, PartitionSummary]:
+        """Partition counts of many assets at once (two grouped queries)."""
+        return partition_summaries(self._engine, asset_keys)
 
     def stale_partitions(self, asset_key: AssetKey) -> dict[str | None, list[str]]:
         """Partitions whose consumed upstream partitions were re-materialized since."""

@@ -469,6 +469,31 @@ class RunStorageConformance:
         assert storage.stale_partitions(REPORT) == {None: ["raw/orders[b]"]}
         assert storage.stale_partitions(ORDERS) == {}
 
+    def test_partition_summaries_count_states_of_many_assets_at_once(
+        self, storage: RunStorage
+    ) -> None:
+        for run_id in ("run-1", "run-2", "run-3"):
+            self.add(storage, run_id)
+        storage.store_events(
+            [_materialized("run-1", ORDERS, timestamp=1.0, partition=p) for p in ("a", "b", "c")]
+        )
+        storage.store_events([_failed("run-2", ORDERS, "c"), _failed("run-2", ORDERS, "d")])
+        reads = (_read(ORDERS, "a", "run-1"), _read(ORDERS, "b", "run-1"))
+        storage.store_events([_materialized("run-2", REPORT, timestamp=2.0, consumed=reads)])
+        summaries = storage.partition_summaries([ORDERS, REPORT, AssetKey("never_built")])
+        assert set(summaries) == {ORDERS, REPORT}
+        assert dict(summaries[ORDERS].by_state) == {
+            ("materialized", "v1"): 2,
+            ("failed", "v1"): 1,
+            ("failed", None): 1,
+        }
+        assert summaries[REPORT].stale_upstream == 0
+
+        storage.store_events([_materialized("run-3", ORDERS, timestamp=3.0, partition="b")])
+        summaries = storage.partition_summaries([REPORT])
+        assert summaries[REPORT].stale_upstream == 1
+        assert dict(summaries[REPORT].by_state) == {("materialized", "v1"): 1}
+
     def test_lineage_graph_both_ways(self, storage: RunStorage) -> None:
         for run_id in ("run-1", "run-2", "run-3"):
             self.add(storage, run_id)
