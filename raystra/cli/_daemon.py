@@ -19,7 +19,7 @@ from raystra.api._monitor import fail_dead_runs
 from raystra.cli._render import output_console
 from raystra.storage import open_storage
 
-__all__ = ["daemon"]
+__all__ = ["daemon", "daemon_loop"]
 
 
 def daemon(
@@ -37,8 +37,19 @@ def daemon(
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    storage = open_storage()
     console.print(f"raystra daemon: checking runs every {interval:g} s (SIGTERM to stop)")
+    daemon_loop(stop, interval=interval)
+    console.print("raystra daemon: stopped")
+
+
+def daemon_loop(stop: threading.Event, *, interval: float) -> None:
+    """The daemon's work, every ``interval`` seconds until ``stop`` is set.
+
+    ``raystra daemon`` runs it in the main thread, ``raystra dev`` in a background thread
+    beside the web server.
+    """
+    console = output_console()
+    storage = open_storage()
     try:
         while not stop.is_set():
             started = time.monotonic()
@@ -50,4 +61,3 @@ def daemon(
             stop.wait(max(0.0, interval - (time.monotonic() - started)))
     finally:
         storage.close()
-    console.print("raystra daemon: stopped")

@@ -28,6 +28,7 @@ from raystra.cli import (
     _partitions,
     _runs,
     _submit,
+    _ui,
 )
 from raystra.cli._loading import AttributeOption, DefinitionsTarget, FileOption, ModuleOption
 from raystra.cli._render import error_console
@@ -128,6 +129,8 @@ app.add_typer(_backfill.app, name="backfill")
 app.add_typer(_partitions.app, name="partitions")
 app.add_typer(_submit.app, name="submit")
 app.command("daemon")(_daemon.daemon)
+app.add_typer(_ui.app, name="ui")
+app.command("dev")(_ui.dev)
 
 
 def _interrupt_on_sigterm(signum: int, frame: Any) -> None:

@@ -38,6 +38,8 @@ __all__ = [
     "materialization_inputs",
     "metadata",
     "runs",
+    "web_tokens",
+    "web_users",
 ]
 
 # Explicit constraint names keep migrations reproducible across SQLite and Postgres.
@@ -184,4 +186,32 @@ dynamic_partitions = Table(
     Column("name", String(_KEY), primary_key=True),
     Column("partition_key", String(_KEY), primary_key=True),
     Column("added_at", Double, nullable=False),
+)
+
+# The web UI's users and API tokens (``raystra ui --auth``); a token is kept only as the
+# SHA-256 of its secret, so reading the database never yields a usable token.
+web_users = Table(
+    "web_users",
+    metadata,
+    Column("name", String(_KEY), primary_key=True),
+    Column("role", String(16), nullable=False),  # viewer | launcher | editor | admin
+    Column("created_at", Double, nullable=False),
+)
+
+web_tokens = Table(
+    "web_tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column(
+        "user_name",
+        String(_KEY),
+        ForeignKey("web_users.name", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("secret_hash", String(64), nullable=False),
+    Column("description", String(_KEY), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("last_used_at", Double),
+    Column("revoked_at", Double),
 )

@@ -1,0 +1,104 @@
+// Backfills: list with progress, detail with counts and its runs, launch/cancel/resume.
+import { useState } from "../vendor/htm-preact-standalone.module.js";
+import { api, query } from "./api.js";
+import { openLaunch } from "./launch.js";
+import { Badge, ErrorBox, can, fmtNumber, fmtTime, href, html, isActive, navigate, pick, runHref, runStart, usePoll } from "./util.js";
+
+const bfId = (b) => String(pick(b, "backfill_id", "id"));
+
+// Progress counts under whichever names the server uses, as {total, done, failed, running}.
+export function progressOf(b) {
+  const c = pick(b, "progress", "counts") || b;
+  const num = (...names) => Number(pick(c, ...names) ?? 0);
+  const done = num("succeeded", "completed", "materialized", "done", "success");
+  const failed = num("failed", "failure");
+  const running = num("in_progress", "running", "started");
+  const total = num("total", "targets", "target_count", "num_targets") || done + failed + running + num("remaining", "pending", "missing");
+  return { total, done, failed, running };
+}
+
+export function Progress({ b }) {
+  const p = progressOf(b);
+  const pct = (x) => (p.total ? (100 * x) / p.total : 0);
+  return html`
+    <div class="progress" title=${`${p.done} done, ${p.failed} failed, ${p.running} running of ${p.total}`} data-testid="backfill-progress">
+      <div class="progress-bar">
+        <i class="ok" style=${`width:${pct(p.done)}%`}></i><i class="fail" style=${`width:${pct(p.failed)}%`}></i><i class="run" style=${`width:${pct(p.running)}%`}></i>
+      </div>
+      <span class="small">${fmtNumber(p.done)} / ${fmtNumber(p.total)}${p.failed ? html` · <b class="t-fail">${fmtNumber(p.failed)} failed</b>` : ""}</span>
+    </div>`;
+}
+
+function rangeText(b) {
+  if (pick(b, "from", "start") !== undefined) return `${pick(b, "from", "start")} … ${pick(b, "to", "end")}`;
+  const parts = pick(b, "partitions", "partition_keys");
+  if (Array.isArray(parts)) return parts.length > 3 ? `${parts.slice(0, 3).join(", ")} … (${parts.length})` : parts.join(", ");
+  return "–";
+}
+
+export function BackfillsPage({ me }) {
+  const [data, error] = usePoll(() => api.get("/api/backfills"), [], { ms: 2000, active: (d) => (d?.backfills || d || []).some?.((b) => isActive(b.status)) });
+  const list = data ? (Array.isArray(data) ? data : data.backfills) : null;
+  return html`
+    <div class="page">
+      <div class="page-head"><h1>Backfills</h1><div class="spacer"></div>
+        ${can(me, "backfill") && html`<button class="primary" onClick=${() => openLaunch({ mode: "range", backfill: true })}>Launch backfill…</button>`}
+      </div>
+      <${ErrorBox} error=${error} />
+      ${!list ? html`<p class="muted">Loading…</p>` : list.length === 0 ? html`<p class="muted">No backfills yet. Launch one here, or drag a range on a partitioned asset's partition bar.</p>` : html`
+        <table class="table" data-testid="backfills-table">
+          <thead><tr><th>Backfill</th><th>Status</th><th>Selection</th><th>Partitions</th><th>Progress</th><th>Created</th></tr></thead>
+          <tbody>${list.map((b) => html`
+            <tr class="clickable" onClick=${() => navigate(href("backfills", bfId(b)))}>
+              <td class="mono"><a href=${href("backfills", bfId(b))}>${bfId(b).slice(0, 12)}</a></td>
+              <td><${Badge} status=${b.status} /></td>
+              <td class="mono">${b.selection || "–"}</td>
+              <td class="mono">${rangeText(b)}</td>
+              <td><${Progress} b=${b} /></td>
+              <td class="nowrap">${fmtTime(pick(b, "created_at", "timestamp", "start_time"))}</td>
+            </tr>`)}</tbody>
+        </table>`}
+    </div>`;
+}
+
+export function BackfillPage({ id, me }) {
+  const [b, error, reload] = usePoll(() => api.get(`/api/backfills/${encodeURIComponent(id)}`), [id], { ms: 1500, active: (d) => d && isActive(d.status) });
+  const [runs] = usePoll(() => api.get(`/api/runs${query({ backfill: id, limit: 100 })}`), [id, b && b.status], {});
+  const [actionError, setActionError] = useState(null);
+  async function act(what) {
+    setActionError(null);
+    try {
+      await api.post(`/api/backfills/${encodeURIComponent(id)}/${what}`);
+      reload();
+    } catch (e) {
+      setActionError(e);
+    }
+  }
+  if (!b) return html`<div class="page">${error ? html`<${ErrorBox} error=${error} />` : html`<p class="muted">Loading backfill…</p>`}</div>`;
+  const runList = runs ? (Array.isArray(runs) ? runs : runs.runs) : [];
+  const st = String(b.status || "").toUpperCase();
+  const p = progressOf(b);
+  const counts = pick(b, "progress", "counts");
+  return html`
+    <div class="page">
+      <div class="crumbs"><a href=${href("backfills")}>Backfills</a> / <span class="mono">${id}</span></div>
+      <div class="page-head"><h1 class="mono">${id}</h1><span data-testid="backfill-status"><${Badge} status=${b.status} /></span><div class="spacer"></div>
+        ${can(me, "cancel") && isActive(b.status) && html`<button class="danger" onClick=${() => act("cancel")}>Cancel backfill</button>`}
+        ${can(me, "backfill") && !isActive(b.status) && st !== "SUCCESS" && st !== "COMPLETED" && p.done < p.total && html`<button class="primary" onClick=${() => act("resume")}>Resume</button>`}
+      </div>
+      <${ErrorBox} error=${actionError || error} />
+      <section class="card wide">
+        <dl class="kv">
+          <dt>Selection</dt><dd class="mono">${b.selection || "–"}</dd>
+          <dt>Partitions</dt><dd class="mono">${rangeText(b)}</dd>
+          <dt>Progress</dt><dd><${Progress} b=${b} /></dd>
+          ${counts && Object.entries(counts).map(([k, v]) => html`<dt>${k.replaceAll("_", " ")}</dt><dd>${fmtNumber(v)}</dd>`)}
+          ${b.error && html`<dt>Error</dt><dd><pre class="traceback">${typeof b.error === "string" ? b.error : JSON.stringify(b.error, null, 2)}</pre></dd>`}
+        </dl>
+      </section>
+      <section class="card wide"><h3>Runs</h3>
+        ${runList.length === 0 ? html`<p class="muted">No runs yet.</p>` : html`<table class="table"><tbody>${runList.map((r) => html`
+          <tr><td class="mono"><a href=${runHref(r.run_id)}>${r.run_id.slice(0, 12)}</a></td><td><${Badge} status=${r.status} /></td><td class="mono">${r.partition || (r.partition_range ? r.partition_range.join(" … ") : "")}</td><td>${fmtTime(runStart(r))}</td></tr>`)}</tbody></table>`}
+      </section>
+    </div>`;
+}
