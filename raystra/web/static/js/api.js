@@ -1,6 +1,4 @@
-// JSON API client: one place for the auth token, the CSRF header and error messages.
-
-const TOKEN_KEY = "raystra.token";
+// JSON API client: one place for the session cookie, the CSRF header and error messages.
 
 export class ApiError extends Error {
   constructor(status, message) {
@@ -9,13 +7,11 @@ export class ApiError extends Error {
   }
 }
 
-export function getToken() {
-  return sessionStorage.getItem(TOKEN_KEY);
-}
-
-export function setToken(token) {
-  if (token) sessionStorage.setItem(TOKEN_KEY, token);
-  else sessionStorage.removeItem(TOKEN_KEY);
+// The server also returns the CSRF token from /api/me and /api/login; kept for when the
+// cookie is unreadable (a proxy that marks every cookie HttpOnly).
+let csrfToken = null;
+export function setCsrfToken(token) {
+  if (token) csrfToken = token;
 }
 
 function cookie(name) {
@@ -40,12 +36,10 @@ export function setUnauthorizedHandler(fn) {
 
 async function request(method, path, body) {
   const headers = { Accept: "application/json" };
-  const token = getToken();
-  if (token) headers.Authorization = `Bearer ${token}`;
   if (method !== "GET") {
     headers["Content-Type"] = "application/json";
     // Double-submit CSRF: the server compares this header with its cookie.
-    const csrf = cookie("raystra_csrf");
+    const csrf = cookie("raystra_csrf") || csrfToken;
     if (csrf) headers["X-CSRF-Token"] = csrf;
   }
   const resp = await fetch(path, {

@@ -38,7 +38,7 @@ function History({ items }) {
           <td class="mono">${m.run_id ? html`<a href=${runHref(m.run_id)}>${m.run_id.slice(0, 8)}</a>` : "–"}</td>
           <td class="mono">${m.partition || "–"}</td>
           <td class="num">${fmtNumber(md.rows ?? md.row_count)}</td>
-          <td class="num">${fmtBytes(md.bytes ?? md.size_bytes)}</td>
+          <td class="num">${fmtBytes(md.bytes ?? md.byte_size ?? md.size_bytes)}</td>
           <td>${schema ? html`<details><summary class="mono">${schema.length > 40 ? schema.slice(0, 40) + "…" : schema}</summary><pre class="mono">${schema.split(", ").join("\n")}</pre></details>` : "–"}</td>
           <td class="mono path" title=${md.path || ""}>${md.path || "–"}</td>
         </tr>`;

@@ -2,18 +2,19 @@
 import { useState } from "../vendor/htm-preact-standalone.module.js";
 import { api, query } from "./api.js";
 import { openLaunch } from "./launch.js";
-import { Badge, ErrorBox, can, fmtNumber, fmtTime, href, html, isActive, navigate, pick, runHref, runStart, usePoll } from "./util.js";
+import { Badge, ErrorBox, can, fmtNumber, fmtTime, href, html, isActive, navigate, pick, runHref, runStart, selectionText, usePoll } from "./util.js";
 
 const bfId = (b) => String(pick(b, "backfill_id", "id"));
 
-// Progress counts under whichever names the server uses, as {total, done, failed, running}.
+// Target counts by status (`counts`: materialized, failed, in_progress, requested, ...) as
+// {total, done, failed, running}.
 export function progressOf(b) {
-  const c = pick(b, "progress", "counts") || b;
-  const num = (...names) => Number(pick(c, ...names) ?? 0);
-  const done = num("succeeded", "completed", "materialized", "done", "success");
-  const failed = num("failed", "failure");
+  const c = b.counts || {};
+  const num = (...names) => names.reduce((sum, n) => sum + Number(c[n] || 0), 0);
+  const done = num("materialized");
+  const failed = num("failed");
   const running = num("in_progress", "running", "started");
-  const total = num("total", "targets", "target_count", "num_targets") || done + failed + running + num("remaining", "pending", "missing");
+  const total = Number(b.total ?? Object.values(c).reduce((s, n) => s + Number(n), 0));
   return { total, done, failed, running };
 }
 
@@ -29,11 +30,18 @@ export function Progress({ b }) {
     </div>`;
 }
 
+// `partitions` is the request as stored: {from, to}, {keys: [...]}, {all: true}, ...
 function rangeText(b) {
-  if (pick(b, "from", "start") !== undefined) return `${pick(b, "from", "start")} … ${pick(b, "to", "end")}`;
-  const parts = pick(b, "partitions", "partition_keys");
-  if (Array.isArray(parts)) return parts.length > 3 ? `${parts.slice(0, 3).join(", ")} … (${parts.length})` : parts.join(", ");
-  return "–";
+  const p = b.partitions;
+  if (!p) return "–";
+  if (typeof p === "string") return p;
+  if (Array.isArray(p)) return p.length > 3 ? `${p.slice(0, 3).join(", ")} … (${p.length})` : p.join(", ");
+  const from = pick(p, "from", "from_", "start");
+  if (from !== undefined) return `${from} … ${pick(p, "to", "end")}`;
+  const keys = pick(p, "keys", "partitions");
+  if (Array.isArray(keys)) return keys.length > 3 ? `${keys.slice(0, 3).join(", ")} … (${keys.length})` : keys.join(", ");
+  if (p.all) return "all partitions";
+  return Object.entries(p).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : v}`).join("; ") || "–";
 }
 
 export function BackfillsPage({ me }) {
@@ -52,10 +60,10 @@ export function BackfillsPage({ me }) {
             <tr class="clickable" onClick=${() => navigate(href("backfills", bfId(b)))}>
               <td class="mono"><a href=${href("backfills", bfId(b))}>${bfId(b).slice(0, 12)}</a></td>
               <td><${Badge} status=${b.status} /></td>
-              <td class="mono">${b.selection || "–"}</td>
+              <td class="mono ellipsis">${selectionText(b.selection)}</td>
               <td class="mono">${rangeText(b)}</td>
               <td><${Progress} b=${b} /></td>
-              <td class="nowrap">${fmtTime(pick(b, "created_at", "timestamp", "start_time"))}</td>
+              <td class="nowrap">${fmtTime(b.created_at)}</td>
             </tr>`)}</tbody>
         </table>`}
     </div>`;
@@ -78,21 +86,21 @@ export function BackfillPage({ id, me }) {
   const runList = runs ? (Array.isArray(runs) ? runs : runs.runs) : [];
   const st = String(b.status || "").toUpperCase();
   const p = progressOf(b);
-  const counts = pick(b, "progress", "counts");
+  const counts = b.counts;
   return html`
     <div class="page">
       <div class="crumbs"><a href=${href("backfills")}>Backfills</a> / <span class="mono">${id}</span></div>
       <div class="page-head"><h1 class="mono">${id}</h1><span data-testid="backfill-status"><${Badge} status=${b.status} /></span><div class="spacer"></div>
         ${can(me, "cancel") && isActive(b.status) && html`<button class="danger" onClick=${() => act("cancel")}>Cancel backfill</button>`}
-        ${can(me, "backfill") && !isActive(b.status) && st !== "SUCCESS" && st !== "COMPLETED" && p.done < p.total && html`<button class="primary" onClick=${() => act("resume")}>Resume</button>`}
+        ${can(me, "backfill") && !isActive(b.status) && st !== "COMPLETED" && p.done < p.total && html`<button class="primary" onClick=${() => act("resume")}>Resume</button>`}
       </div>
       <${ErrorBox} error=${actionError || error} />
       <section class="card wide">
         <dl class="kv">
-          <dt>Selection</dt><dd class="mono">${b.selection || "–"}</dd>
+          <dt>Selection</dt><dd class="mono">${selectionText(b.selection, 10)}</dd>
           <dt>Partitions</dt><dd class="mono">${rangeText(b)}</dd>
           <dt>Progress</dt><dd><${Progress} b=${b} /></dd>
-          ${counts && Object.entries(counts).map(([k, v]) => html`<dt>${k.replaceAll("_", " ")}</dt><dd>${fmtNumber(v)}</dd>`)}
+          ${counts && Object.keys(counts).length > 0 && Object.entries(counts).map(([k, v]) => html`<dt>${k.replaceAll("_", " ")}</dt><dd>${fmtNumber(v)}</dd>`)}
           ${b.error && html`<dt>Error</dt><dd><pre class="traceback">${typeof b.error === "string" ? b.error : JSON.stringify(b.error, null, 2)}</pre></dd>`}
         </dl>
       </section>

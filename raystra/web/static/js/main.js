@@ -1,6 +1,6 @@
 // The single-page app: who is signed in, the top bar, and which page the hash route shows.
 import { render, useEffect, useState } from "../vendor/htm-preact-standalone.module.js";
-import { ApiError, api, getToken, setToken, setUnauthorizedHandler } from "./api.js";
+import { ApiError, api, setCsrfToken, setUnauthorizedHandler } from "./api.js";
 import { AssetPage } from "./asset.js";
 import { BackfillPage, BackfillsPage } from "./backfills.js";
 import { GraphPage } from "./graph.js";
@@ -12,16 +12,16 @@ import { ErrorBox, can, href, html, useRoute } from "./util.js";
 function Login({ onDone, reason }) {
   const [token, setTok] = useState("");
   const [error, setError] = useState(reason ? new Error(reason) : null);
+  // The server keeps the session in an HttpOnly cookie (pages and /static/ need it too) and
+  // sets the raystra_csrf cookie that POSTs echo in X-CSRF-Token.
   async function submit(ev) {
     ev.preventDefault();
-    setToken(token.trim());
     try {
-      const me = await api.get("/api/me");
-      if (me.auth && !me.role) throw new Error("That token was not accepted.");
-      onDone(me);
+      const resp = await api.post("/api/login", { token: token.trim() });
+      setCsrfToken(resp.csrf_token);
+      onDone(await api.get("/api/me"));
     } catch (e) {
-      setToken(null);
-      setError(e instanceof ApiError && e.status === 401 ? new Error("That token was not accepted: check it with your raystra admin.") : e);
+      setError(e);
     }
   }
   return html`
@@ -70,18 +70,19 @@ function App() {
   async function loadMe() {
     try {
       const m = await api.get("/api/me");
+      setCsrfToken(m.csrf_token);
       if (m.auth && !m.role) setNeedLogin("");
       else {
         setMe(m);
         setNeedLogin(null);
       }
     } catch (e) {
-      if (e instanceof ApiError && e.status === 401) setNeedLogin(getToken() ? "Your token was refused or has expired." : "");
+      if (e instanceof ApiError && e.status === 401) setNeedLogin("");
       else setError(e);
     }
   }
   useEffect(() => {
-    setUnauthorizedHandler(() => setNeedLogin("Your session needs a token."));
+    setUnauthorizedHandler(() => setNeedLogin("Your session has ended (token revoked or expired): sign in again."));
     loadMe();
   }, []);
 
@@ -89,7 +90,7 @@ function App() {
   if (error) return html`<div class="page"><${ErrorBox} error=${error} /><p>Is the raystra server running?</p></div>`;
   if (!me) return html`<div class="boot">Loading raystra…</div>`;
   return html`
-    <${Nav} route=${route} me=${me} onLogout=${() => { setToken(null); setMe(null); setNeedLogin(""); }} />
+    <${Nav} route=${route} me=${me} onLogout=${async () => { await api.post("/api/logout").catch(() => {}); location.reload(); }} />
     <main><${Page} route=${route} me=${me} /></main>
     <${LaunchHost} />`;
 }

@@ -109,7 +109,11 @@ export function PartitionBar({ keys, states, legend, onRange }) {
     c.dataset.partitions = String(n);
   }, [win, sel, sums, letters, names]);
 
-  const counts = useMemo(() => letters.map((l) => [l, sums[l][n]]), [sums, letters, n]);
+  const counts = useMemo(() => {
+    const order = ["fresh", "materialized", "success", "stale", "running", "in progress", "failed", "missing"];
+    const rank = (l) => (order.indexOf(names[l]) + 100) % 100;
+    return [...letters].sort((a, b) => rank(a) - rank(b)).map((l) => [l, sums[l][n]]);
+  }, [sums, letters, n, names]);
   const selCount = sel ? sel[1] - sel[0] + 1 : 0;
 
   function down(ev) {

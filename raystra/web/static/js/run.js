@@ -2,12 +2,12 @@
 // table with full tracebacks, and logs tailed live while the run is in progress.
 import { useEffect, useRef, useState } from "../vendor/htm-preact-standalone.module.js";
 import { api, query } from "./api.js";
-import { Badge, ErrorBox, can, duration, fmtDuration, fmtTime, href, html, isActive, navigate, pick, runEnd, runHref, runStart, statusClass, toSeconds } from "./util.js";
+import { Badge, ErrorBox, can, duration, fmtDuration, fmtTime, href, html, isActive, navigate, pick, runEnd, runHref, runStart, selectionText, shortNode, statusClass, toSeconds } from "./util.js";
 
 const stepStart = (s) => pick(s, "start", "start_time", "started_at");
 const stepEnd = (s) => pick(s, "end", "end_time", "ended_at");
 const stepLane = (s) => {
-  const node = pick(s, "node", "node_id", "host") || "driver";
+  const node = shortNode(pick(s, "node", "node_id", "host")) || "driver";
   const pid = pick(s, "worker_pid", "pid");
   return pid ? `${node} · pid ${pid}` : node;
 };
@@ -83,6 +83,7 @@ function Logs({ runId, live }) {
   const [follow, setFollow] = useState(true);
   const box = useRef(null);
   const cursor = useRef(null);
+  const finished = useRef(false);
   const liveRef = useRef(live);
   liveRef.current = live;
 
@@ -97,6 +98,7 @@ function Logs({ runId, live }) {
         if (stop) return;
         const list = Array.isArray(data) ? data : pick(data, "logs", "records", "events") || [];
         const next = pick(data, "cursor", "next_cursor", "last_event_id");
+        finished.current = data.finished === true;
         if (list.length) {
           setRecords((r) => [...r, ...list]);
           cursor.current = next ?? pick(list[list.length - 1], "id", "event_id");
@@ -106,14 +108,14 @@ function Logs({ runId, live }) {
         if (!stop) setError(e);
       }
       // Keep tailing while the run is live, and once more after it ends to catch the last lines.
-      if (!stop && liveRef.current) timer = setTimeout(load, 1000);
+      if (!stop && (liveRef.current || !finished.current)) timer = setTimeout(load, 1000);
     };
     load();
     return () => {
       stop = true;
       clearTimeout(timer);
     };
-  }, [runId, live]);
+  }, [runId]);
 
   useEffect(() => {
     if (follow && box.current) box.current.scrollTop = box.current.scrollHeight;
@@ -139,6 +141,7 @@ function Logs({ runId, live }) {
             <span class="log-time">${fmtTime(pick(r, "timestamp", "time", "created"))}</span>
             <span class="log-lvl">${lvl}</span>
             <span class="log-step">${pick(r, "step", "step_key", "asset") || ""}</span>
+            <span class="log-kind">${r.kind || ""}</span>
             <span class="log-msg">${pick(r, "message", "msg", "text") || ""}</span>
           </div>`;
         })}
@@ -210,8 +213,9 @@ export function RunPage({ runId, me }) {
       </div>
       <${ErrorBox} error=${actionError || error} />
       <dl class="kv run-kv">
-        <dt>Selection</dt><dd class="mono">${pick(run, "selection", "job_name") || "–"}</dd>
-        <dt>Partition</dt><dd class="mono">${run.partition || (run.partition_range ? run.partition_range.join(" … ") : "–")}</dd>
+        ${run.job_name && html`<dt>Job</dt><dd class="mono">${run.job_name}</dd>`}
+        <dt>Selection</dt><dd class="mono" title=${(run.selection || []).join(", ")}>${selectionText(run.selection, 8)}</dd>
+        <dt>Partition</dt><dd class="mono">${run.partition || "–"}</dd>
         <dt>Started</dt><dd>${fmtTime(runStart(run))}</dd>
         <dt>Duration</dt><dd>${fmtDuration(duration(runStart(run), runEnd(run)))}</dd>
         <dt>Steps</dt><dd>${steps.length} · ${Object.entries(counts).map(([k, v]) => html`<span class=${`badge ${k}`}>${v} ${k}</span> `)}</dd>

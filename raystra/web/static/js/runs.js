@@ -1,7 +1,7 @@
 // Runs list with filters (status, asset, backfill), newest first, paged with `before`.
 import { useEffect, useState } from "../vendor/htm-preact-standalone.module.js";
 import { api, query } from "./api.js";
-import { Badge, ErrorBox, duration, fmtDuration, fmtTime, href, html, isActive, navigate, pick, runEnd, runHref, runStart } from "./util.js";
+import { Badge, ErrorBox, duration, fmtDuration, fmtTime, href, html, isActive, navigate, runEnd, runHref, runStart, selectionText } from "./util.js";
 
 const STATUSES = ["", "QUEUED", "STARTED", "SUCCESS", "FAILURE", "CANCELED"];
 const PAGE = 50;
@@ -9,7 +9,7 @@ const PAGE = 50;
 export function RunsPage({ params }) {
   const filters = { status: params.get("status") || "", asset: params.get("asset") || "", backfill: params.get("backfill") || "" };
   const [runs, setRuns] = useState(null);
-  const [more, setMore] = useState(false);
+  const [more, setMore] = useState(null);
   const [error, setError] = useState(null);
   const [draft, setDraft] = useState(filters);
   const fkey = JSON.stringify(filters);
@@ -24,7 +24,7 @@ export function RunsPage({ params }) {
         if (stop) return;
         const list = Array.isArray(data) ? data : data.runs;
         setRuns(list);
-        setMore(list.length >= PAGE);
+        setMore(data.next_before ?? null);
         setError(null);
         if (list.some((r) => isActive(r.status))) timer = setTimeout(load, 2000);
       } catch (e) {
@@ -39,12 +39,10 @@ export function RunsPage({ params }) {
   }, [fkey]);
 
   async function loadMore() {
-    const last = runs[runs.length - 1];
     try {
-      const data = await api.get(`/api/runs${query({ ...filters, limit: PAGE, before: last.run_id })}`);
-      const list = Array.isArray(data) ? data : data.runs;
-      setRuns([...runs, ...list]);
-      setMore(list.length >= PAGE);
+      const data = await api.get(`/api/runs${query({ ...filters, limit: PAGE, before: more })}`);
+      setRuns([...runs, ...data.runs]);
+      setMore(data.next_before ?? null);
     } catch (e) {
       setError(e);
     }
@@ -77,13 +75,13 @@ export function RunsPage({ params }) {
             <tr class="clickable" onClick=${(e) => e.target.tagName !== "A" && navigate(runHref(r.run_id))}>
               <td class="mono"><a href=${runHref(r.run_id)}>${r.run_id.slice(0, 12)}</a></td>
               <td><${Badge} status=${r.status} /></td>
-              <td class="mono ellipsis">${pick(r, "selection", "job_name", "job") || "–"}</td>
-              <td class="mono">${pick(r, "partition") || (r.partition_range ? r.partition_range.join(" … ") : "–")}</td>
+              <td class="mono ellipsis" title=${(r.selection || []).join(", ")}>${r.job_name ? html`<b>${r.job_name}</b> ` : ""}${selectionText(r.selection)}</td>
+              <td class="mono">${r.partition || "–"}</td>
               <td class="nowrap">${fmtTime(runStart(r))}</td>
               <td class="num">${fmtDuration(duration(runStart(r), runEnd(r)))}</td>
               <td class="mono">${r.backfill_id ? html`<a href=${href("backfills", r.backfill_id)}>${String(r.backfill_id).slice(0, 12)}</a>` : "–"}</td>
             </tr>`)}</tbody>
         </table>
-        ${more && html`<button class="ghost" onClick=${loadMore}>Load older runs</button>`}`}
+        ${more !== null && html`<button class="ghost" onClick=${loadMore}>Load older runs</button>`}`}
     </div>`;
 }

@@ -63,7 +63,7 @@ export function duration(start, end) {
 const STATUS_CLASS = {
   SUCCESS: "ok", SUCCEEDED: "ok", COMPLETED: "ok", MATERIALIZED: "ok", FRESH: "ok",
   FAILURE: "fail", FAILED: "fail", ERROR: "fail",
-  STARTED: "run", STARTING: "run", RUNNING: "run", IN_PROGRESS: "run", REQUESTED: "run",
+  STARTED: "run", STARTING: "run", RUNNING: "run", IN_PROGRESS: "run", REQUESTED: "run", RETRYING: "run",
   QUEUED: "queued", PENDING: "queued", NOT_STARTED: "queued",
   CANCELED: "cancel", CANCELLED: "cancel", CANCELING: "cancel", SKIPPED: "cancel",
   STALE: "stale", MISSING: "missing",
@@ -162,5 +162,19 @@ export function pick(obj, ...names) {
   return undefined;
 }
 
-export const runStart = (r) => pick(r, "start_time", "started_at", "start");
-export const runEnd = (r) => pick(r, "end_time", "ended_at", "finished_at", "end");
+export const runStart = (r) => pick(r, "started_at", "start_time", "start", "created_at");
+export const runEnd = (r) => pick(r, "ended_at", "end_time", "finished_at", "end");
+
+// A run's selection is the list of step keys it targets; long lists are summarised.
+export function selectionText(sel, max = 3) {
+  if (sel === null || sel === undefined) return "–";
+  if (!Array.isArray(sel)) return String(sel);
+  if (sel.length <= max) return sel.join(", ") || "–";
+  return `${sel.slice(0, max).join(", ")} +${sel.length - max} more`;
+}
+
+// Ray node ids are 56 hex digits: the first 12 tell nodes apart.
+export function shortNode(node) {
+  const s = String(node || "");
+  return /^[0-9a-f]{20,}$/.test(s) ? s.slice(0, 12) : s;
+}
