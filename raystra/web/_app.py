@@ -105,8 +105,9 @@ def create_app(
         title="raystra",
         summary="Assets, runs, partitions and backfills of a raystra project.",
         version=_version(),
-        openapi_url="/api/openapi.json",
-        docs_url=None,  # served by raystra.web._pages, behind auth when it is on
+        # Schema and docs are served by raystra.web._pages, behind auth when it is on.
+        openapi_url=None,
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )

@@ -137,9 +137,18 @@ def _recorded(ctx: WebContext, backfill_id: str) -> bool:
     dependencies=[Depends(require("launcher"))],
 )
 def cancel(ctx: Context, backfill_id: str) -> dict[str, Any]:
-    """Ask a running backfill to stop: its driver cancels in-flight steps within a second."""
+    """Stop a running backfill; it ends CANCELED, what it committed stays (resume runs the rest).
+
+    The backfill is marked CANCELING, which its driver checks between steps wherever it runs;
+    one this server launched also gets SIGTERM, so a long step stops too.
+    """
     record = _backfill_or_404(ctx, backfill_id)
-    return backfill_json(cancel_backfill(record.backfill_id, storage=ctx.storage))
+    updated = cancel_backfill(record.backfill_id, storage=ctx.storage)
+    if ctx.launcher is not None:
+        for launch in ctx.launcher.running():
+            if launch.launch_id.split("-resume-")[0] == record.backfill_id:
+                ctx.launcher.cancel(launch.launch_id)
+    return backfill_json(updated)
 
 
 @router.post(

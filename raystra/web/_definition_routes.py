@@ -26,28 +26,37 @@ class DynamicPartitionsChange(BaseModel):
 
 
 def _fields(resource: Any) -> dict[str, Any]:
-    """A resource's configured fields; `EnvVar` fields appear as the variable's name only."""
-    dump = getattr(resource, "model_dump", None)
-    if callable(dump):
-        # Plain dump, not mode="json": EnvVar must stay an EnvVar for json_safe to spot it.
-        values = {name: getattr(resource, name) for name in type(resource).model_fields}
-        return dict(json_safe(values))
+    """A resource's configured fields; a field given as `EnvVar` shows the variable's name
+    only (``{"env_var": NAME}``), even where validation already made it a plain ``str``."""
     if dataclasses.is_dataclass(resource) and not isinstance(resource, type):
-        return dict(
-            json_safe({f.name: getattr(resource, f.name) for f in dataclasses.fields(resource)})
-        )
-    return {}
+        names = [f.name for f in dataclasses.fields(resource)]
+    else:
+        names = list(getattr(type(resource), "model_fields", {}))
+    fields = {name: json_safe(getattr(resource, name)) for name in names}
+    for label, variable in getattr(resource, "env_var_fields", {}).items():
+        # Inside a dict or list field the value already is the variable's name (definitions
+        # never hold a secret's value); ``env_vars`` lists those paths.
+        if label in fields:
+            fields[label] = {"env_var": variable}
+    return fields
+
+
+def _env_vars(resource: Any) -> dict[str, str]:
+    return dict(getattr(resource, "env_var_fields", {}))
 
 
 @router.get("/resources")
 def list_resources(ctx: Context) -> dict[str, Any]:
-    """The definitions' resources: key, class and fields (secrets as ``{"env_var": NAME}``)."""
+    """The definitions' resources: key, class and fields; secrets appear as
+    ``{"env_var": NAME}``, and ``env_vars`` maps each field path given as `EnvVar` to its
+    variable. No value of an `EnvVar` is ever sent."""
     return {
         "resources": [
             {
                 "key": key,
                 "class": f"{type(resource).__module__}.{type(resource).__qualname__}",
                 "fields": _fields(resource),
+                "env_vars": _env_vars(resource),
             }
             for key, resource in sorted(ctx.definitions.resources.items())
         ]

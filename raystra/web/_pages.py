@@ -9,7 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 
 from raystra.web._auth import authenticate, ensure_csrf_cookie, require, set_session
 from raystra.web._context import WebContext, web_context
@@ -32,14 +38,14 @@ input{width:100%;padding:.5rem;margin:.5rem 0}button{padding:.5rem 1rem}
 <input id="token" name="token" type="password" autocomplete="off" required>
 <button type="submit">Log in</button><p class="error" id="error">{error}</p></form>
 <script>
-document.getElementById("login").addEventListener("submit", async (event) => {{
+document.getElementById("login").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const response = await fetch("/api/login", {{method: "POST",
-    headers: {{"Content-Type": "application/json"}},
-    body: JSON.stringify({{token: document.getElementById("token").value}})}});
-  if (response.ok) {{ window.location.reload(); }}
-  else {{ document.getElementById("error").textContent = (await response.json()).detail; }}
-}});
+  const response = await fetch("/api/login", {method: "POST",
+    headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({token: document.getElementById("token").value})});
+  if (response.ok) { window.location.reload(); }
+  else { document.getElementById("error").textContent = (await response.json()).detail; }
+});
 </script></body></html>
 """
 
@@ -52,7 +58,7 @@ see <a href="/api/docs">/api/docs</a>.</p></body></html>
 
 
 def _login_page(error: str = "") -> HTMLResponse:
-    return HTMLResponse(_LOGIN.format(error=html.escape(error)), status_code=401)
+    return HTMLResponse(_LOGIN.replace("{error}", html.escape(error)), status_code=401)
 
 
 @router.get("/login")
@@ -67,6 +73,12 @@ def api_docs(request: Request) -> HTMLResponse:
     if authenticate(request) is None:
         return _login_page()
     return get_swagger_ui_html(openapi_url="/api/openapi.json", title="raystra API")
+
+
+@router.get("/api/openapi.json", dependencies=[Depends(require("viewer"))])
+def openapi_schema(request: Request) -> JSONResponse:
+    """The API's OpenAPI schema (what ``/api/docs`` renders)."""
+    return JSONResponse(request.app.openapi())
 
 
 @router.get("/static/{path:path}", dependencies=[Depends(require("viewer"))])

@@ -1,0 +1,143 @@
+"""Runs through the API: history with steps and logs, and runs launched as real processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import finished_run, wait_for
+from fastapi.testclient import TestClient
+
+import raystra
+from raystra.definitions import AssetKey, Definitions
+from raystra.storage import open_storage
+
+
+def test_runs_list_filters_and_run_page(
+    client: TestClient, defs: Definitions, project: Path
+) -> None:
+    good = raystra.materialize(defs, "orders or report")
+    (project.parent / "flags" / "fail").touch()
+    bad = raystra.materialize(defs, "fragile+", raise_on_error=False)
+
+    runs = client.get("/api/runs").json()["runs"]
+    assert [r["run_id"] for r in runs] == [bad.run_id, good.run_id]
+    failed = client.get("/api/runs", params={"status": "failure"}).json()["runs"]
+    assert [r["run_id"] for r in failed] == [bad.run_id]
+    by_asset = client.get("/api/runs", params={"asset": "report"}).json()["runs"]
+    assert [r["run_id"] for r in by_asset] == [good.run_id]
+    assert client.get("/api/runs", params={"status": "bogus"}).status_code == 400
+    page = client.get("/api/runs", params={"limit": 1}).json()
+    older = client.get("/api/runs", params={"before": page["next_before"]}).json()
+    assert [r["run_id"] for r in older["runs"]] == [good.run_id]
+
+    run = client.get(f"/api/runs/{bad.run_id}").json()
+    assert run["status"] == "FAILURE"
+    steps = {s["key"]: s for s in run["steps"]}
+    assert steps["fragile"]["status"] == "FAILURE"
+    assert steps["fragile"]["error"]["type"] == "RuntimeError"
+    assert "fragile was told to fail" in steps["fragile"]["error"]["traceback"]
+    assert "Traceback" in steps["fragile"]["error"]["traceback"]
+    assert steps["downstream_of_fragile"]["status"] == "SKIPPED"
+    attempt = steps["fragile"]["attempt_history"][0]
+    assert attempt["pid"] and attempt["start"] <= attempt["end"]
+    assert client.get("/api/runs/nonexistent").status_code == 404
+
+
+def test_logs_tail_after_a_cursor(client: TestClient, defs: Definitions) -> None:
+    result = raystra.materialize(defs, "+report")
+    logs = client.get(f"/api/runs/{result.run_id}/logs").json()
+    assert logs["finished"] is True
+    kinds = [r["kind"] for r in logs["records"]]
+    assert kinds[0] == "RunStarted" and kinds[-1] == "RunSucceeded"
+    messages = [r["message"] for r in logs["records"] if r["kind"] == "LogMessage"]
+    assert "summing 3 orders" in messages
+    middle = logs["records"][3]["id"]
+    later = client.get(f"/api/runs/{result.run_id}/logs", params={"after": middle}).json()
+    assert [r["id"] for r in later["records"]] == [
+        r["id"] for r in logs["records"] if r["id"] > middle
+    ]
+    only_logs = client.get(f"/api/runs/{result.run_id}/logs", params={"kinds": "LogMessage"}).json()
+    assert {r["kind"] for r in only_logs["records"]} == {"LogMessage"}
+
+
+def test_launch_runs_in_its_own_process_and_records_like_the_cli(client: TestClient) -> None:
+    response = client.post("/api/runs", json={"selection": "+report"})
+    assert response.status_code == 201, response.text
+    run_id = response.json()["run_id"]
+    run = finished_run(client, run_id)
+    assert run["status"] == "SUCCESS"
+    assert run["selection"] == ["orders", "report"]
+    assert run["driver_pid"] != __import__("os").getpid()  # not the server's process
+    assert {s["key"]: s["status"] for s in run["steps"]} == {
+        "orders": "SUCCESS",
+        "report": "SUCCESS",
+    }
+    assets = {a["key"]: a for a in client.get("/api/assets").json()["assets"]}
+    assert assets["report"]["state"] == "fresh"
+    assert assets["report"]["last_materialization"]["run_id"] == run_id
+
+
+def test_launch_a_partition_and_a_range(client: TestClient) -> None:
+    one = client.post("/api/runs", json={"selection": "daily_sales", "partition": "2024-03-04"})
+    assert finished_run(client, one.json()["run_id"])["partition"] == "2024-03-04"
+    many = client.post(
+        "/api/runs",
+        json={"selection": "daily_sales", "partition_range": ["2024-03-01", "2024-03-02"]},
+    )
+    assert finished_run(client, many.json()["run_id"])["status"] == "SUCCESS"
+    states = client.get("/api/assets/daily_sales/partitions").json()["states"]
+    assert states == "ffmfmmm"
+
+
+def test_bad_launch_requests_say_what_is_wrong(client: TestClient) -> None:
+    bad_selection = client.post("/api/runs", json={"selection": "key:nothing_like_this*"})
+    assert bad_selection.status_code == 400
+    assert "matches no asset" in bad_selection.json()["detail"]
+    no_partition = client.post("/api/runs", json={"selection": "daily_sales"})
+    assert no_partition.status_code == 400
+    assert "partition" in no_partition.json()["detail"]
+    bad_key = client.post("/api/runs", json={"selection": "daily_sales", "partition": "2031-01-01"})
+    assert bad_key.status_code == 400
+    assert "2031-01-01" in bad_key.json()["detail"]
+    missing_field = client.post("/api/runs", json={"partition": "x"})
+    assert missing_field.status_code == 422
+    assert client.get("/api/runs").json()["runs"] == []  # nothing was launched
+
+
+def test_cancel_a_launched_run_ends_it_canceled_with_nothing_written(
+    client: TestClient, project: Path
+) -> None:
+    run_id = client.post("/api/runs", json={"selection": "slow"}).json()["run_id"]
+    wait_for(lambda: (project.parent / "flags" / "slow_started").exists(), what="slow to start")
+    response = client.post(f"/api/runs/{run_id}/cancel")
+    assert response.status_code == 202, response.text
+    run = finished_run(client, run_id, timeout=30)
+    assert run["status"] == "CANCELED"
+    storage = open_storage()
+    try:
+        assert storage.get_materializations(AssetKey("slow")) == []
+    finally:
+        storage.close()
+    assert client.post(f"/api/runs/{run_id}/cancel").status_code == 409
+
+
+def test_reexecute_from_failure_runs_only_what_failed(
+    client: TestClient, defs: Definitions, project: Path
+) -> None:
+    flag = project.parent / "flags" / "fail"
+    flag.touch()
+    failed = raystra.materialize(defs, "orders or fragile+", raise_on_error=False)
+    assert not failed.success
+    flag.unlink()
+
+    response = client.post(f"/api/runs/{failed.run_id}/reexecute", json={"from_failure": True})
+    assert response.status_code == 201, response.text
+    retry = finished_run(client, response.json()["run_id"])
+    assert retry["status"] == "SUCCESS"
+    assert retry["parent_run_id"] == failed.run_id
+    assert sorted(retry["selection"]) == ["downstream_of_fragile", "fragile"]
+
+    again = client.post(f"/api/runs/{retry['run_id']}/reexecute", json={"from_failure": True})
+    assert again.status_code == 400  # nothing failed
+    everything = client.post(f"/api/runs/{retry['run_id']}/reexecute", json={"from_failure": False})
+    assert finished_run(client, everything.json()["run_id"])["status"] == "SUCCESS"
