@@ -8,6 +8,7 @@ from raystra.definitions._asset import (
     asset,
     multi_asset,
 )
+from raystra.definitions._automation_condition import AutomationCondition
 from raystra.definitions._config import Config, ConfigurableResource, EnvVar, RunConfig
 from raystra.definitions._context import (
     AssetExecutionContext,
@@ -17,8 +18,10 @@ from raystra.definitions._context import (
     build_op_context,
 )
 from raystra.definitions._definitions import Definitions, step_key_for, suggest
+from raystra.definitions._freshness import FreshnessPolicy
 from raystra.definitions._graph import AssetGraph
 from raystra.definitions._home import raystra_home
+from raystra.definitions._instigator import InstigatorDefinition
 from raystra.definitions._io_manager import (
     ConfigurableIOManager,
     InMemoryIOManager,
@@ -64,6 +67,7 @@ __all__ = [
     "AssetOut",
     "AssetSpec",
     "AssetsDefinition",
+    "AutomationCondition",
     "BackfillPolicy",
     "Backoff",
     "CoercibleToAssetKey",
@@ -74,12 +78,14 @@ __all__ = [
     "Definitions",
     "DynamicPartitionsDefinition",
     "EnvVar",
+    "FreshnessPolicy",
     "HourlyPartitionsDefinition",
     "IOManager",
     "IdentityPartitionMapping",
     "In",
     "InMemoryIOManager",
     "InputContext",
+    "InstigatorDefinition",
     "Jitter",
     "JobDefinition",
     "JobNode",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
+from raystra.definitions._automation_condition import AutomationCondition
+from raystra.definitions._freshness import FreshnessPolicy
 from raystra.definitions._keys import AssetKey, CoercibleToAssetKey, validate_name
 from raystra.definitions._node import (
     DEFAULT_IO_MANAGER_KEY,
@@ -20,6 +22,8 @@ from raystra.definitions._output_schema import declare_output_schema
 from raystra.definitions._partitions import BackfillPolicy, PartitionMapping, PartitionsDefinition
 from raystra.definitions._retry import RetryPolicy
 from raystra.errors import InvalidDefinitionError
+
+_T = TypeVar("_T")
 
 __all__ = ["AssetIn", "AssetOut", "AssetSpec", "AssetsDefinition", "asset", "multi_asset"]
 
@@ -150,6 +154,8 @@ class AssetsDefinition(NodeDefinition):
         can_subset: bool = False,
         partitions_def: PartitionsDefinition | None = None,
         backfill_policy: BackfillPolicy | None = None,
+        freshness_policy: FreshnessPolicy | None = None,
+        automation_condition: AutomationCondition | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -168,6 +174,20 @@ class AssetsDefinition(NodeDefinition):
                 "remove backfill_policy."
             )
         self.backfill_policy = backfill_policy
+        self.freshness_policy = _check_option(
+            freshness_policy,
+            FreshnessPolicy,
+            self.name,
+            "freshness_policy",
+            "FreshnessPolicy(maximum_lag_minutes=60)",
+        )
+        self.automation_condition = _check_option(
+            automation_condition,
+            AutomationCondition,
+            self.name,
+            "automation_condition",
+            "AutomationCondition.eager()",
+        )
 
     @property
     def keys(self) -> tuple[AssetKey, ...]:
@@ -203,6 +223,15 @@ class AssetsDefinition(NodeDefinition):
     def group_names(self) -> dict[AssetKey, str]:
         """Group of each key."""
         return {o.asset_key: o.group_name for o in self.outputs if o.asset_key is not None}
+
+
+def _check_option(value: Any, kind: type[_T], name: str, option: str, example: str) -> _T | None:
+    if value is not None and not isinstance(value, kind):
+        raise InvalidDefinitionError(
+            f"Asset {name!r}: {option} must be a {kind.__name__}, got {value!r}; e.g. "
+            f"{option}={example}."
+        )
+    return value
 
 
 def _check_partitions_def(
@@ -290,6 +319,8 @@ def asset(
     tags: Mapping[str, str] | None = None,
     partitions_def: PartitionsDefinition | None = None,
     backfill_policy: BackfillPolicy | None = None,
+    freshness_policy: FreshnessPolicy | None = None,
+    automation_condition: AutomationCondition | None = None,
     output_schema: Any = None,
     output_schema_extra: str = "forbid",
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]: ...
@@ -316,6 +347,8 @@ def asset(
     tags: Mapping[str, str] | None = None,
     partitions_def: PartitionsDefinition | None = None,
     backfill_policy: BackfillPolicy | None = None,
+    freshness_policy: FreshnessPolicy | None = None,
+    automation_condition: AutomationCondition | None = None,
     output_schema: Any = None,
     output_schema_extra: str = "forbid",
 ) -> AssetsDefinition | Callable[[Callable[..., Any]], AssetsDefinition]:
@@ -330,7 +363,9 @@ def asset(
     partition, or per range with ``backfill_policy``). ``output_schema`` (a pyarrow schema, or a
     pydantic model describing one row) is checked against the returned table before anything is
     stored; a mismatch fails the step with a column-by-column diff. Extra columns fail the check
-    unless ``output_schema_extra="allow"`` (see docs/output-schemas.md).
+    unless ``output_schema_extra="allow"`` (see docs/output-schemas.md). ``freshness_policy``
+    says how stale the asset may get before it is reported overdue, ``automation_condition``
+    lets the daemon materialize it on its own (see docs/automation.md).
 
     Example:
         >>> @asset(group_name="sales", code_version="1")
@@ -379,6 +414,8 @@ def asset(
             tags=tags,
             partitions_def=partitions_def,
             backfill_policy=backfill_policy,
+            freshness_policy=freshness_policy,
+            automation_condition=automation_condition,
         )
 
     return decorate(fn) if fn is not None else decorate
@@ -400,6 +437,8 @@ def multi_asset(
     tags: Mapping[str, str] | None = None,
     partitions_def: PartitionsDefinition | None = None,
     backfill_policy: BackfillPolicy | None = None,
+    freshness_policy: FreshnessPolicy | None = None,
+    automation_condition: AutomationCondition | None = None,
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]:
     """Declare one function that materializes several assets, one per entry of ``outs``.
 
@@ -462,6 +501,8 @@ def multi_asset(
             can_subset=can_subset,
             partitions_def=partitions_def,
             backfill_policy=backfill_policy,
+            freshness_policy=freshness_policy,
+            automation_condition=automation_condition,
         )
 
     return decorate

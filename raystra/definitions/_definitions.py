@@ -10,6 +10,7 @@ from typing import Any
 
 from raystra.definitions._asset import AssetsDefinition, AssetSpec
 from raystra.definitions._graph import AssetGraph
+from raystra.definitions._instigator import InstigatorDefinition
 from raystra.definitions._keys import AssetKey, validate_name
 from raystra.definitions._node import DEFAULT_IO_MANAGER_KEY, NodeDefinition
 from raystra.definitions._op import JobDefinition
@@ -62,6 +63,8 @@ class Definitions:
         jobs: Iterable[JobDefinition] = (),
         resources: Mapping[str, Any] | None = None,
         pools: Mapping[str, int] | None = None,
+        schedules: Iterable[InstigatorDefinition] = (),
+        sensors: Iterable[InstigatorDefinition] = (),
     ) -> None:
         self._assets_defs: list[AssetsDefinition] = []
         self._specs: list[AssetSpec] = []
@@ -100,8 +103,32 @@ class Definitions:
         self._topological_keys = self._toposort()
         self._check_resources()
         self._partition_mappings = self._resolve_partition_mappings()
+        self._instigators = self._index_instigators(schedules, sensors)
 
     # -- validation -------------------------------------------------------------------------
+
+    def _index_instigators(
+        self, schedules: Iterable[InstigatorDefinition], sensors: Iterable[InstigatorDefinition]
+    ) -> dict[str, InstigatorDefinition]:
+        """Schedules and sensors by name (one namespace: their ticks are stored by name)."""
+        found: dict[str, InstigatorDefinition] = {}
+        for expected, items in (("schedule", schedules), ("sensor", sensors)):
+            for item in items:
+                if not isinstance(item, InstigatorDefinition) or item.kind != expected:
+                    raise InvalidDefinitionError(
+                        f"Definitions({expected}s=...) got {type(item).__name__} {item!r}; pass "
+                        f"objects made by @{expected} (or raystra's {expected} builders)."
+                    )
+                if item.name in found:
+                    raise DuplicateKeyError(
+                        f"Two schedules/sensors are named {item.name!r} (a {found[item.name].kind}"
+                        f" and a {item.kind}); names are shared by both and must be unique. "
+                        "Rename one with name=..."
+                    )
+                found[item.name] = item
+        for item in found.values():
+            item.validate_for(self)
+        return found
 
     def _index_keys(self) -> dict[AssetKey, AssetsDefinition | AssetSpec]:
         by_key: dict[AssetKey, AssetsDefinition | AssetSpec] = {}
@@ -332,6 +359,28 @@ class Definitions:
         copy.__dict__.update(self.__dict__)
         copy._resources = MappingProxyType({**self._resources, **extra})
         return copy
+
+    @property
+    def schedules(self) -> tuple[InstigatorDefinition, ...]:
+        """Schedules (`raystra.automation.ScheduleDefinition`), in the order given."""
+        return tuple(i for i in self._instigators.values() if i.kind == "schedule")
+
+    @property
+    def sensors(self) -> tuple[InstigatorDefinition, ...]:
+        """Sensors (`raystra.automation.SensorDefinition`), in the order given."""
+        return tuple(i for i in self._instigators.values() if i.kind == "sensor")
+
+    def get_instigator(self, name: str, kind: str | None = None) -> InstigatorDefinition:
+        """The schedule or sensor called ``name`` (of ``kind`` when given), with a suggestion."""
+        found = self._instigators.get(name)
+        if found is not None and (kind is None or found.kind == kind):
+            return found
+        names = [n for n, i in self._instigators.items() if kind is None or i.kind == kind]
+        what = kind or "schedule or sensor"
+        raise UnknownAssetError(
+            f"No {what} {name!r} is defined.{suggest(name, names)} Defined: "
+            f"{', '.join(sorted(names)) or 'none'}."
+        )
 
     def has_asset(self, key: AssetKey) -> bool:
         """True if ``key`` is defined (materializable or external)."""

@@ -272,5 +272,62 @@ class RunStorage(abc.ABC):
     def backfill_target_statuses(self, backfill_id: str) -> dict[tuple[str, str | None], str]:
         """(asset key, partition) -> status of every target of a backfill."""
 
+    # Automation: schedule/sensor state, ticks, run keys (see `raystra.storage.sql`).
+
+    @abc.abstractmethod
+    def get_instigator_states(self, names: Sequence[str] | None = None) -> dict[str, Any]:
+        """`InstigatorState` of each schedule/sensor in ``names`` (all when None) that has one."""
+
+    @abc.abstractmethod
+    def save_instigator_state(
+        self,
+        name: str,
+        *,
+        kind: str,
+        status: Any = ...,
+        cursor: Any = ...,
+        last_tick_at: Any = ...,
+    ) -> None:
+        """Set the given fields of a schedule's/sensor's state (others are left as they are)."""
+
+    @abc.abstractmethod
+    def add_tick(self, tick: Any) -> int:
+        """Store a `TickRecord`; its id."""
+
+    @abc.abstractmethod
+    def get_ticks(
+        self, name: str, *, limit: int = 20, statuses: Sequence[str] | None = None
+    ) -> list[Any]:
+        """A schedule's/sensor's `TickRecord` objects, newest first."""
+
+    @abc.abstractmethod
+    def reserve_run_key(
+        self, name: str, run_key: str, *, run_id: str, request: Mapping[str, Any]
+    ) -> bool:
+        """Claim ``run_key`` for instigator ``name``; False if it was ever claimed before.
+
+        Must be atomic across processes: of two daemons claiming one key, one gets False.
+        """
+
+    @abc.abstractmethod
+    def get_run_key(self, name: str, run_key: str) -> Any:
+        """The `RunKeyRecord` of ``run_key``, or None."""
+
+    @abc.abstractmethod
+    def pending_launches(self, *, limit: int = 100) -> list[Any]:
+        """Reserved run keys whose run was never recorded and whose launch did not fail."""
+
+    @abc.abstractmethod
+    def record_launch_error(self, name: str, run_key: str, error: str) -> None:
+        """Mark a reserved launch as failed before its run was recorded."""
+
+    @abc.abstractmethod
+    def save_automation_evaluations(self, rows: Sequence[Any]) -> None:
+        """Replace the latest `AutomationEvaluation` of each asset in ``rows``."""
+
+    @abc.abstractmethod
+    def get_automation_evaluations(self) -> dict[str, Any]:
+        """The latest `AutomationEvaluation` of each asset, by asset key string."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, most storages hold a pool
         """Release connections."""

@@ -31,10 +31,14 @@ from sqlalchemy import (
 __all__ = [
     "asset_materializations",
     "asset_partitions",
+    "automation_evaluations",
     "backfill_targets",
     "backfills",
     "dynamic_partitions",
     "events",
+    "instigator_run_keys",
+    "instigator_states",
+    "instigator_ticks",
     "materialization_inputs",
     "metadata",
     "runs",
@@ -214,4 +218,62 @@ web_tokens = Table(
     Column("created_at", Double, nullable=False),
     Column("last_used_at", Double),
     Column("revoked_at", Double),
+)
+
+# Automation (schedules and sensors: "instigators"). One state row per instigator: the status a
+# user set (NULL: the definition's default), the cursor, and the last tick evaluated.
+instigator_states = Table(
+    "instigator_states",
+    metadata,
+    Column("name", String(_KEY), primary_key=True),
+    Column("kind", String(16), nullable=False),  # schedule | sensor
+    Column("status", String(16)),  # running | stopped | NULL
+    Column("cursor", Text),
+    Column("last_tick_at", Double),
+    Column("updated_at", Double, nullable=False),
+)
+
+# Every evaluation that did something or failed: success (runs requested), skipped, failed.
+instigator_ticks = Table(
+    "instigator_ticks",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("name", String(_KEY), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("tick_at", Double, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("run_ids", JSON, nullable=False),
+    Column("run_keys", JSON, nullable=False),
+    Column("skip_reason", Text),
+    Column("error", Text),
+    Column("cursor", Text),
+    Column("created_at", Double, nullable=False),
+    Index(None, "name", "id"),
+)
+
+# Run keys already requested, per instigator: the primary key is what makes "the same key never
+# launches twice" hold across daemons. ``request`` is the launch (selection, partition, tags),
+# so a launch whose daemon died before the run was recorded is picked up again with the same
+# run id (and a second daemon trying the same run id is refused by runs' primary key).
+instigator_run_keys = Table(
+    "instigator_run_keys",
+    metadata,
+    Column("name", String(_KEY), primary_key=True),
+    Column("run_key", String(_KEY), primary_key=True),
+    Column("run_id", String(64), nullable=False, index=True),
+    Column("request", JSON, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("launch_error", Text),
+)
+
+# The latest automation-condition evaluation of each asset (what the daemon decided and why).
+automation_evaluations = Table(
+    "automation_evaluations",
+    metadata,
+    Column("asset_key", String(_KEY), primary_key=True),
+    Column("condition", String(_KEY), nullable=False),
+    Column("evaluated_at", Double, nullable=False),
+    Column("requested", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("run_id", String(64)),
 )

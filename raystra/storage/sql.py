@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, select
@@ -48,6 +48,7 @@ from raystra.events import (
     event_from_dict,
     event_to_dict,
 )
+from raystra.storage import _automation_records as automation
 from raystra.storage._backfill_records import (
     BackfillRecord,
     add_backfill,
@@ -430,6 +431,66 @@ class SqlRunStorage(RunStorage):
     def backfill_target_statuses(self, backfill_id: str) -> dict[tuple[str, str | None], str]:
         """(asset key, partition) -> status of every target of a backfill."""
         return backfill_target_statuses(self._engine, backfill_id)
+
+    # -- automation -----------------------------------------------------------------------
+
+    def get_instigator_states(
+        self, names: Sequence[str] | None = None
+    ) -> dict[str, automation.InstigatorState]:
+        """Stored state of schedules/sensors by name."""
+        return automation.get_instigator_states(self._engine, names)
+
+    def save_instigator_state(
+        self,
+        name: str,
+        *,
+        kind: str,
+        status: Any = ...,
+        cursor: Any = ...,
+        last_tick_at: Any = ...,
+    ) -> None:
+        """Set the given fields of a schedule's/sensor's state."""
+        given = {"status": status, "cursor": cursor, "last_tick_at": last_tick_at}
+        values = {k: v for k, v in given.items() if v is not ...}
+        automation.save_instigator_state(self._engine, name, kind=kind, values=values)
+
+    def add_tick(self, tick: automation.TickRecord) -> int:
+        """Store a tick; its id."""
+        return automation.add_tick(self._engine, tick)
+
+    def get_ticks(
+        self, name: str, *, limit: int = 20, statuses: Sequence[str] | None = None
+    ) -> list[automation.TickRecord]:
+        """Ticks of ``name``, newest first."""
+        return automation.get_ticks(self._engine, name, limit=limit, statuses=statuses)
+
+    def reserve_run_key(
+        self, name: str, run_key: str, *, run_id: str, request: Mapping[str, Any]
+    ) -> bool:
+        """Claim ``run_key`` (the table's primary key refuses a second claim)."""
+        return automation.reserve_run_key(
+            self._engine, name, run_key, run_id=run_id, request=request
+        )
+
+    def get_run_key(self, name: str, run_key: str) -> automation.RunKeyRecord | None:
+        """The reservation of ``run_key`` by ``name``."""
+        return automation.get_run_key(self._engine, name, run_key)
+
+    def pending_launches(self, *, limit: int = 100) -> list[automation.RunKeyRecord]:
+        """Reserved launches whose run was never recorded, oldest first."""
+        return automation.pending_launches(self._engine, limit=limit)
+
+    def record_launch_error(self, name: str, run_key: str, error: str) -> None:
+        """Mark a reserved launch as failed before its run was recorded."""
+        automation.record_launch_error(self._engine, name, run_key, error)
+
+    def save_automation_evaluations(self, rows: Sequence[automation.AutomationEvaluation]) -> None:
+        """Replace the latest automation evaluation of each asset in ``rows``."""
+        automation.save_automation_evaluations(self._engine, rows)
+
+    def get_automation_evaluations(self) -> dict[str, automation.AutomationEvaluation]:
+        """The latest automation evaluation of each asset."""
+        return automation.get_automation_evaluations(self._engine)
 
     def close(self) -> None:
         """Close pooled connections; the storage must not be used afterwards."""

@@ -41,6 +41,7 @@ from raystra.events import (
 )
 from raystra.storage._backfill_records import BackfillRecord
 from raystra.storage._base import RunRecord, RunStorage
+from raystra.testing._automation_storage_suite import AutomationStorageConformance
 
 __all__ = ["RunStorageConformance"]
 
@@ -95,7 +96,7 @@ def _read(asset_key: AssetKey, partition: str | None, run_id: str | None) -> dic
     }
 
 
-class RunStorageConformance:
+class RunStorageConformance(AutomationStorageConformance):
     """Behaviour shared by every run storage; override ``storage`` to test one."""
 
     @pytest.fixture
