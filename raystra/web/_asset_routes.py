@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from raystra.api import asset_partition_status
 from raystra.definitions import AssetKey, AssetSpec, Definitions
 from raystra.planning import AssetSelection
-from raystra.web._asset_state import asset_states
+from raystra.web._asset_state import asset_states, running_partitions
 from raystra.web._auth import require
 from raystra.web._context import WebContext, web_context
 from raystra.web._serialize import (
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/api", tags=["assets"], dependencies=[Depends(require
 Context = Annotated[WebContext, Depends(web_context)]
 
 # One letter per partition in ``/partitions``: 100,000 partitions cost 100 kB, not megabytes.
-PARTITION_LEGEND = {"m": "missing", "f": "fresh", "s": "stale", "x": "failed"}
+PARTITION_LEGEND = {"m": "missing", "f": "fresh", "s": "stale", "x": "failed", "r": "running"}
 _LETTER = {state: letter for letter, state in PARTITION_LEGEND.items()}
 
 
@@ -113,7 +113,8 @@ def asset_partitions(ctx: Context, key: str) -> dict[str, Any]:
     """Every partition of an asset and its state, compactly.
 
     ``keys`` lists partition keys in definition order; ``states`` has one letter per key (see
-    ``legend``: m missing, f fresh, s stale, x failed). ``counts`` totals each state.
+    ``legend``: m missing, f fresh, s stale, x failed, r running: a run in progress is still
+    to finish it). ``counts`` totals each state.
     """
     asset_key = asset_key_or_404(ctx.definitions, key)
     definition = ctx.definitions.partitions_def_for(asset_key)
@@ -130,6 +131,9 @@ def asset_partitions(ctx: Context, key: str) -> dict[str, Any]:
         letter = _LETTER[state]
         for partition in partition_keys:
             letters[partition] = letter
+    running = running_partitions(ctx.definitions, ctx.storage, asset_key)
+    for partition in running:
+        letters[partition] = "r"
     all_keys = [k for k in status.all_keys if k is not None]
     return {
         "key": key,
@@ -137,7 +141,7 @@ def asset_partitions(ctx: Context, key: str) -> dict[str, Any]:
         "keys": all_keys,
         "states": "".join(letters.get(k, "m") for k in all_keys),
         "legend": PARTITION_LEGEND,
-        "counts": status.counts,
+        "counts": {**status.counts, "running": len(running)},
     }
 
 

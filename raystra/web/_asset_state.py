@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from raystra.definitions import AssetKey, Definitions
-from raystra.definitions._partitions import PartitionsDefinition
+from raystra.definitions._partitions import PartitionKeyRange, PartitionsDefinition
 from raystra.events import RunStatus
 from raystra.storage import RunStorage
-from raystra.web._serialize import step_node
+from raystra.web._serialize import step_node, step_partition
 
-__all__ = ["AssetState", "asset_states", "running_assets"]
+__all__ = ["AssetState", "asset_states", "running_assets", "running_partitions"]
 
 _FINISHED_STEPS = frozenset({"SUCCESS", "FAILURE", "SKIPPED"})
 _ACTIVE_RUNS_LOOKED_AT = 200
@@ -65,6 +65,40 @@ def running_assets(definitions: Definitions, storage: RunStorage) -> dict[AssetK
             for key in _keys_of_step(definitions, step_key):
                 running.setdefault(key, run.run_id)
     return running
+
+
+def running_partitions(definitions: Definitions, storage: RunStorage, key: AssetKey) -> set[str]:
+    """Partitions of ``key`` that a run in progress is still to finish."""
+    definition = definitions.partitions_def_for(key)
+    if definition is None:
+        return set()
+    found: set[str] = set()
+    active = storage.get_runs(
+        limit=_ACTIVE_RUNS_LOOKED_AT, statuses=[RunStatus.QUEUED, RunStatus.STARTED]
+    )
+    for run in active:
+        mine = [s for s in run.selection if key in _keys_of_step(definitions, s)]
+        if not mine:
+            continue
+        finished = {
+            stats.step_key
+            for stats in storage.get_step_stats(run.run_id)
+            if stats.status in _FINISHED_STEPS
+        }
+        for step_key in mine:
+            partition = step_partition(step_key)
+            if step_key in finished or partition is None:
+                continue
+            first, dots, last = partition.partition("...")
+            if dots:
+                found.update(
+                    definition.get_partition_keys_in_range(
+                        PartitionKeyRange(first, last), dynamic_partitions=storage
+                    )
+                )
+            else:
+                found.add(partition)
+    return found
 
 
 def _keys_of_step(definitions: Definitions, step_key: str) -> Iterable[AssetKey]:

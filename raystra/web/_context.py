@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
+from raystra.api._monitor import check_for_dead_runs
 from raystra.definitions import Definitions
 from raystra.storage import RunStorage
 
@@ -53,4 +54,7 @@ def web_context(request: Request) -> WebContext:
     """
     context = request.app.state.raystra
     assert isinstance(context, WebContext)
+    # As every CLI command does: runs whose driver died are failed before anyone reads them
+    # (rate-limited to once every few seconds per process).
+    check_for_dead_runs(context.storage)
     return context

@@ -73,6 +73,12 @@ def slow() -> int:
 @asset(group_name="daily", partitions_def=DailyPartitionsDefinition(start_date="2024-03-01",
        end_date="2024-03-08"))
 def daily_sales(context) -> list[int]:
+    hold = FLAGS / f"hold-{context.partition_key}"
+    if hold.exists():  # the test removes the flag to let the step finish
+        (FLAGS / f"held-{context.partition_key}").touch()
+        deadline = time.monotonic() + 60
+        while hold.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
     if (FLAGS / f"fail-{context.partition_key}").exists():
         raise RuntimeError(f"no sales for {context.partition_key}")
     return [len(context.partition_key)]

@@ -115,7 +115,7 @@ def test_partition_status_one_letter_per_partition(
     assert len(body["keys"]) == 7
     assert body["states"] == "fffmxmm"
     assert body["legend"]["x"] == "failed"
-    assert body["counts"] == {"missing": 3, "fresh": 3, "stale": 0, "failed": 1}
+    assert body["counts"] == {"missing": 3, "fresh": 3, "stale": 0, "failed": 1, "running": 0}
     unpartitioned = client.get("/api/assets/orders/partitions")
     assert unpartitioned.status_code == 400
 

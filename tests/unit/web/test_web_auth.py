@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import pytest
+import sqlalchemy as sa
 from conftest import finished_run
 from fastapi.testclient import TestClient
 
-from raystra.definitions._home import raystra_home
 from raystra.web import TokenStore, storage_url
 
 
@@ -115,10 +116,16 @@ def test_admin_manages_users_and_tokens(secured: TestClient, tokens: dict[str, s
 
 
 def test_tokens_are_stored_hashed(tokens: dict[str, str]) -> None:
-    database = (raystra_home() / "raystra.db").read_bytes()
+    engine = sa.create_engine(storage_url())
+    with engine.connect() as conn:
+        rows = [tuple(row) for row in conn.execute(sa.text("SELECT * FROM web_tokens"))]
+    engine.dispose()
+    assert len(rows) == 4
+    stored = " ".join(str(value) for row in rows for value in row)
     for token in tokens.values():
-        secret = token.rsplit("_", 1)[1]
-        assert secret.encode() not in database
+        secret = token.split("_", 2)[2]  # rst_<id>_<secret>; the secret may hold "_"
+        assert secret not in stored
+        assert hashlib.sha256(secret.encode()).hexdigest() in stored
 
 
 def test_cookie_login_needs_the_csrf_token_on_state_changing_calls(

@@ -89,6 +89,30 @@ def test_launch_a_partition_and_a_range(client: TestClient) -> None:
     assert states == "ffmfmmm"
 
 
+def test_partitions_of_a_run_in_progress_show_as_running(client: TestClient, project: Path) -> None:
+    flags = project.parent / "flags"
+    (flags / "hold-2024-03-02").touch()
+    run_id = client.post(
+        "/api/runs",
+        json={"selection": "daily_sales", "partition_range": ["2024-03-01", "2024-03-03"]},
+    ).json()["run_id"]
+    wait_for(lambda: (flags / "held-2024-03-02").exists(), what="the held partition to start")
+    # 03-01 done, 03-02 held, 03-03 waits behind it (in-process runs one step at a time);
+    # 03-01's end reaches storage with the event writer's next flush.
+    body = wait_for(
+        lambda: (
+            (b := client.get("/api/assets/daily_sales/partitions").json())["states"] == "frrmmmm"
+            and b
+        ),
+        timeout=10,
+        what="01 fresh, 02 and 03 running",
+    )
+    assert body["counts"]["running"] == 2
+    (flags / "hold-2024-03-02").unlink()
+    assert finished_run(client, run_id)["status"] == "SUCCESS"
+    assert client.get("/api/assets/daily_sales/partitions").json()["states"] == "fffmmmm"
+
+
 def test_bad_launch_requests_say_what_is_wrong(client: TestClient) -> None:
     bad_selection = client.post("/api/runs", json={"selection": "key:nothing_like_this*"})
     assert bad_selection.status_code == 400
@@ -109,6 +133,15 @@ def test_cancel_a_launched_run_ends_it_canceled_with_nothing_written(
 ) -> None:
     run_id = client.post("/api/runs", json={"selection": "slow"}).json()["run_id"]
     wait_for(lambda: (project.parent / "flags" / "slow_started").exists(), what="slow to start")
+    assets = {a["key"]: a["state"] for a in client.get("/api/assets").json()["assets"]}
+    assert assets["slow"] == "running"
+    assert assets["orders"] == "missing"
+    # The step's start reaches storage with the writer's next flush (within a second or so).
+    wait_for(
+        lambda: client.get(f"/api/runs/{run_id}").json()["steps"][0]["status"] == "IN_PROGRESS",
+        timeout=10,
+        what="the step's start to be stored",
+    )
     response = client.post(f"/api/runs/{run_id}/cancel")
     assert response.status_code == 202, response.text
     run = finished_run(client, run_id, timeout=30)
