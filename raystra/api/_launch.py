@@ -365,6 +365,7 @@ def materialize(
     partition_range: PartitionKeyRange | str | None = None,
     stale_only: bool = False,
     run_id: str | None = None,
+    should_cancel: Callable[[], bool] | None = None,
 ) -> RunResult:
     """Materialize assets: plan the selection, run it, record everything.
 
@@ -388,6 +389,8 @@ def materialize(
         storage: Run storage; defaults to `raystra.storage.open_storage()`.
         run_id: The new run's id (default a fresh UUID); a launcher that hands the id out
             before the run starts (the web UI's) chooses it.
+        should_cancel: Polled while the run goes on; once it returns True the run stops and
+            is recorded CANCELED (the daemon's runs, when it gets SIGTERM).
 
     Example:
         >>> from raystra import asset
@@ -422,6 +425,7 @@ def materialize(
         on_event=on_event,
         max_concurrent=max_concurrent,
         run_id=run_id,
+        should_cancel=should_cancel,
     )
 
 
@@ -459,6 +463,8 @@ def execute_job(
     tags: Mapping[str, str] | None = None,
     on_event: EventCallback | None = None,
     max_concurrent: int | None = None,
+    run_id: str | None = None,
+    should_cancel: Callable[[], bool] | None = None,
 ) -> RunResult:
     """Run an op-based job (Dagster's ``job.execute_in_process`` equivalent).
 
@@ -495,6 +501,8 @@ def execute_job(
         tags=tags,
         on_event=on_event,
         max_concurrent=max_concurrent,
+        run_id=run_id,
+        should_cancel=should_cancel,
     )
 
 
