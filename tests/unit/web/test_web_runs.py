@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import finished_run, wait_for
 from fastapi.testclient import TestClient
 
@@ -174,3 +175,21 @@ def test_reexecute_from_failure_runs_only_what_failed(
     assert again.status_code == 400  # nothing failed
     everything = client.post(f"/api/runs/{retry['run_id']}/reexecute", json={"from_failure": False})
     assert finished_run(client, everything.json()["run_id"])["status"] == "SUCCESS"
+
+
+def test_a_traced_run_links_to_the_tracing_backend(
+    make_client,
+    defs: Definitions,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    monkeypatch.setenv("RAYSTRA_TRACE_URL", "http://jaeger.local:16686/trace/{trace_id}")
+    traced = raystra.materialize(defs, "orders")
+    monkeypatch.delenv("OTEL_TRACES_EXPORTER")
+    untraced = raystra.materialize(defs, "orders")
+    client = make_client()
+    run = client.get(f"/api/runs/{traced.run_id}").json()
+    assert len(run["trace_id"]) == 32
+    assert run["trace_url"] == f"http://jaeger.local:16686/trace/{run['trace_id']}"
+    plain = client.get(f"/api/runs/{untraced.run_id}").json()
+    assert (plain["trace_id"], plain["trace_url"]) == (None, None)
