@@ -76,7 +76,9 @@ ENVIRONMENTS = {
     # raystra from this checkout (what the README's numbers describe), and raw Ray beside it.
     "raystra": Environment("raystra", (f"-e{REPO}", RAY, PYARROW, NUMPY)),
     "dagster": Environment("dagster", ("dagster==1.13.28", PYARROW, NUMPY)),
-    "prefect": Environment("prefect", ("prefect==3.9.1", "prefect-ray==0.6.0", RAY, PYARROW, NUMPY)),
+    "prefect": Environment(
+        "prefect", ("prefect==3.9.1", "prefect-ray==0.6.0", RAY, PYARROW, NUMPY)
+    ),
 }
 
 if __name__ == "__main__":

@@ -27,9 +27,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _work as work
-from _protocol import parse_args, report
-
 import dagster as dg
+from _protocol import parse_args, report
 
 SYSTEMS = ("dagster_in_process", "dagster_multiprocess")
 _DAILY = dg.DailyPartitionsDefinition(start_date="2023-01-01")

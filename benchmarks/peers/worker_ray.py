@@ -208,7 +208,9 @@ def main() -> None:
     folder = os.path.join(args.work_dir, "outputs")
     extra: dict[str, Any] = {}
     if args.workload == "graph":
-        seconds = raw_graph(ray, args.size) if args.system == "raw_ray" else raystra_graph(args.size)
+        seconds = (
+            raw_graph(ray, args.size) if args.system == "raw_ray" else raystra_graph(args.size)
+        )
     elif args.workload == "backfill":
         if args.system == "raw_ray":
             seconds = raw_backfill(ray, args.size, folder)
@@ -217,7 +219,9 @@ def main() -> None:
             seconds = raystra_backfill(args.size)
             extra["files"] = work.parquet_files(os.environ["RAYSTRA_HOME"])
     elif args.workload == "handoff":
-        run = raw_handoff(ray, args.size) if args.system == "raw_ray" else raystra_handoff(args.size)
+        run = (
+            raw_handoff(ray, args.size) if args.system == "raw_ray" else raystra_handoff(args.size)
+        )
         seconds, stamps = run
         extra["handoff_s"] = stamps["arrived_at"] - stamps["handed_over_at"]
         extra["rows"] = stamps["rows"]
