@@ -205,7 +205,8 @@ def main() -> None:
         extra: dict[str, dict[str, Any]] = {s: {} for s in systems}
         for attempt in range(repeat):
             order = systems[attempt % len(systems) :] + systems[: attempt % len(systems)]
-            for workload, size, quick, column in points:
+            for workload, size, quick, label in points:
+                column = label.replace(f"{size:,}", f"{quick:,}") if args.quick else label
                 for system in order:
                     if (system, column) in skipped:
                         continue
@@ -220,12 +221,13 @@ def main() -> None:
                     print(f"{name} {column} {system}: {value:.3f} {unit}", flush=True)
         stats: dict[str, dict[str, Any]] = {}
         for system in systems:
-            for _, _, _, column in points:
+            for _, size, quick, label in points:
+                column = label.replace(f"{size:,}", f"{quick:,}") if args.quick else label
                 if (system, column) in skipped:
                     stats.setdefault(system, {})[column] = {"skipped": skipped[(system, column)]}
                 elif column in figures[system]:
                     stats.setdefault(system, {})[column] = summarise(figures[system][column])
-        columns = [p[3] for p in points]
+        columns = [p[3].replace(f"{p[1]:,}", f"{p[2]:,}") if args.quick else p[3] for p in points]
         rows = {s: [cell_for(stats, s, c, unit) for c in columns] for s in stats}
         workloads.append(
             {
