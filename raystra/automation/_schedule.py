@@ -24,6 +24,7 @@ __all__ = [
     "ScheduleDefinition",
     "ScheduleEvaluationContext",
     "build_schedule_from_partitioned_job",
+    "last_closed_partition",
     "schedule",
 ]
 
@@ -275,10 +276,8 @@ def build_schedule_from_partitioned_job(
 
     def closed_partition(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
         tick = context.scheduled_execution_time
-        open_key = window.partition_key_for_time(tick)
-        before = window.time_window_for_partition_key(open_key).start - timedelta(microseconds=1)
-        key = window.partition_key_for_time(before)
-        if not window.has_partition_key(key, current_time=tick):
+        key = last_closed_partition(window, tick)
+        if key is None:
             return SkipReason(f"no partition of {window.describe()} has closed by {tick}")
         return RunRequest(partition_key=key)
 
@@ -293,6 +292,21 @@ def build_schedule_from_partitioned_job(
         catchup=catchup,
         description=f"Materializes each partition of {window.describe()} once it has closed.",
     )
+
+
+def last_closed_partition(window: TimeWindowPartitionsDefinition, at: datetime) -> str | None:
+    """The key of the newest window that has closed by ``at`` (None: none has yet).
+
+    Example:
+        >>> from raystra import DailyPartitionsDefinition
+        >>> days = DailyPartitionsDefinition(start_date="2024-01-01")
+        >>> last_closed_partition(days, datetime(2024, 3, 2, 1, tzinfo=UTC))
+        '2024-03-01'
+    """
+    open_key = window.partition_key_for_time(at)
+    before = window.time_window_for_partition_key(open_key).start - timedelta(microseconds=1)
+    key = window.partition_key_for_time(before)
+    return key if window.has_partition_key(key, current_time=at) else None
 
 
 def _partitions_def_of(job: Any) -> Any:
