@@ -282,21 +282,23 @@ def cell_for(stats: dict[str, Any], system: str, column: str, unit: str) -> str:
 
 def scale_outputs(workload: dict[str, Any], suffix: str) -> None:
     points: dict[str, dict[int, float]] = {}
-    partitions: dict[str, float] = {}
+    partitions: dict[str, tuple[int, float]] = {}
     for system, columns in workload["stats"].items():
         for column, stats in columns.items():
             if "median" not in stats:
                 continue
             count = int(column.split()[0].replace(",", ""))
             if "partitions" in column:
-                partitions[system] = stats["median"]
+                partitions[system] = (count, stats["median"])
             else:
                 points.setdefault(system, {})[count] = stats["median"]
     (RESULTS / f"scale_curve{suffix}.json").write_text(
         json.dumps(
             {
                 "graph_ms_per_step": points,
-                "partitions_10000_ms_per_step": partitions,
+                "partitions_ms_per_step": {
+                    s: {"partitions": c, "median": v} for s, (c, v) in partitions.items()
+                },
                 "stats": workload["stats"],
             },
             indent=2,

@@ -134,7 +134,7 @@ def chart(path: Path, title: str, unit: str, bars: dict[str, dict[str, Any]]) ->
 
 
 def scale_chart(
-    path: Path, points: dict[str, dict[int, float]], partitions: dict[str, float]
+    path: Path, points: dict[str, dict[int, float]], partitions: dict[str, tuple[int, float]]
 ) -> None:
     """Per-step cost of raystra and raw Ray against graph size (log x), backfill as markers."""
     import matplotlib
