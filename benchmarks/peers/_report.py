@@ -146,9 +146,9 @@ def scale_chart(
     for system, series in points.items():
         steps = sorted(series)
         ax.plot(steps, [series[s] for s in steps], marker="o", label=f"{system}, layered graph")
-    for system, value in partitions.items():
+    for system, (count, value) in partitions.items():
         ax.scatter(
-            [10_000], [value], marker="x", s=80, label=f"{system}, 10,000-partition backfill"
+            [count], [value], marker="x", s=80, label=f"{system}, {count:,}-partition backfill"
         )
     ax.set_xscale("log")
     ax.set_xlabel("steps")
