@@ -1,35 +1,52 @@
-"""``raystra daemon``: the long-running loop that keeps run history honest.
+"""``raystra daemon``: the long-running loop that runs automation and keeps run history honest.
 
-Today it watches runs: every ``--interval`` seconds it fails runs whose driver died (no
-heartbeat, or the process is gone), so nothing stays "in progress" while nobody runs a raystra
-command. Schedules and sensors join this loop later. It stops cleanly on SIGTERM or Ctrl-C.
+Every ``--interval`` seconds it fails runs whose driver died, and, when definitions are found
+(``-m``/``-f`` or ``[tool.raystra]``), evaluates schedules, sensors, automation conditions and
+freshness, and launches the runs they claimed (`raystra.automation._daemon.run_daemon`, the
+loop ``raystra dev`` also runs). It stops cleanly on SIGTERM or Ctrl-C, canceling runs it
+launched that are still going.
 """
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
-import time
 from typing import Annotated, Any
 
 import typer
-from rich.text import Text
 
-from raystra.api._monitor import fail_dead_runs
+from raystra.automation._daemon import run_daemon
+from raystra.cli._loading import AttributeOption, FileOption, ModuleOption, definitions_from
 from raystra.cli._render import output_console
-from raystra.storage import open_storage
+from raystra.definitions import Definitions
+from raystra.errors import DefinitionsLoadError
 
 __all__ = ["daemon", "daemon_loop"]
 
 
 def daemon(
+    ctx: typer.Context,
     interval: Annotated[
         float,
-        typer.Option("--interval", help="Seconds between checks.", min=0.1),
+        typer.Option("--interval", help="Seconds between iterations.", min=0.1),
     ] = 15.0,
+    max_concurrent_runs: Annotated[
+        int, typer.Option("--max-concurrent-runs", help="Runs launched at once.", min=1)
+    ] = 1,
+    module: ModuleOption = None,
+    file: FileOption = None,
+    attribute: AttributeOption = None,
 ) -> None:
-    """Watch runs: fail those whose driver died, so none stays in progress. Stop with SIGTERM."""
+    """Run schedules, sensors and automation; fail runs whose driver died. Stop with SIGTERM."""
     console = output_console()
+    try:
+        defs: Definitions | None = definitions_from(ctx, module, file, attribute)
+    except DefinitionsLoadError as err:
+        if "could not find your definitions" not in str(err):
+            raise
+        defs = None
+        console.print("raystra daemon: no definitions found, only watching runs")
     stop = threading.Event()
 
     def request_stop(signum: int, frame: Any) -> None:
@@ -37,27 +54,28 @@ def daemon(
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    console.print(f"raystra daemon: checking runs every {interval:g} s (SIGTERM to stop)")
-    daemon_loop(stop, interval=interval)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    what = f"{len(defs.schedules)} schedule(s), {len(defs.sensors)} sensor(s)" if defs else "runs"
+    console.print(f"raystra daemon: {what}, every {interval:g} s (SIGTERM to stop)")
+    daemon_loop(stop, interval=interval, definitions=defs, max_concurrent_runs=max_concurrent_runs)
     console.print("raystra daemon: stopped")
 
 
-def daemon_loop(stop: threading.Event, *, interval: float) -> None:
+def daemon_loop(
+    stop: threading.Event,
+    *,
+    interval: float,
+    definitions: Definitions | None = None,
+    max_concurrent_runs: int = 1,
+) -> None:
     """The daemon's work, every ``interval`` seconds until ``stop`` is set.
 
     ``raystra daemon`` runs it in the main thread, ``raystra dev`` in a background thread
     beside the web server.
     """
-    console = output_console()
-    storage = open_storage()
-    try:
-        while not stop.is_set():
-            started = time.monotonic()
-            try:
-                for run_id in fail_dead_runs(storage):
-                    console.print(Text(f"run {run_id}: driver gone, marked FAILURE", style="red"))
-            except Exception as err:  # a storage hiccup must not end the daemon
-                console.print(Text(f"check failed, will retry: {err}", style="yellow"))
-            stop.wait(max(0.0, interval - (time.monotonic() - started)))
-    finally:
-        storage.close()
+    run_daemon(
+        stop,
+        interval=interval,
+        definitions=definitions,
+        max_concurrent_runs=max_concurrent_runs,
+    )
