@@ -55,6 +55,10 @@ def ray_head(log_dir: Path, *, jobs: bool = False) -> Iterator[RayHead]:
         # Jobs get their settings from `raystra submit`, as on a real cluster: none of this
         # test process's raystra settings leak into the head.
         env = {k: v for k, v in env.items() if not k.startswith("RAYSTRA_")}
+        # A cluster with raystra installed has its `raystra` command on PATH; CI runs this
+        # venv's python without activating the venv, so its bin directory goes in front.
+        venv_bin = str(Path(sys.executable).parent)
+        env["PATH"] = os.pathsep.join([venv_bin, env.get("PATH", "")])
     log = log_dir / "ray_head.log"
     head = subprocess.Popen(
         [

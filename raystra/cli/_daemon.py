@@ -15,8 +15,9 @@ import threading
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
-from raystra.automation._daemon import run_daemon
+from raystra.automation._daemon import Iteration, run_daemon
 from raystra.cli._loading import AttributeOption, FileOption, ModuleOption, definitions_from
 from raystra.cli._render import output_console
 from raystra.definitions import Definitions
@@ -73,9 +74,26 @@ def daemon_loop(
     ``raystra daemon`` runs it in the main thread, ``raystra dev`` in a background thread
     beside the web server.
     """
+    console = output_console()
+    overdue_before: set[str] = set()
+
+    def report(iteration: Iteration) -> None:
+        nonlocal overdue_before
+        for run_id in iteration.dead_runs:
+            console.print(Text(f"run {run_id}: driver gone, marked FAILURE", style="red"))
+        for run_id in iteration.launched:
+            console.print(f"run {run_id}: launched")
+        # Said once when an asset becomes overdue, not on every iteration it stays so.
+        for asset in sorted(set(iteration.overdue) - overdue_before):
+            console.print(Text(f"asset {asset}: overdue (freshness policy)", style="yellow"))
+        overdue_before = set(iteration.overdue)
+        for error in iteration.errors:
+            console.print(Text(f"{error} (will retry)", style="yellow"))
+
     run_daemon(
         stop,
         interval=interval,
         definitions=definitions,
         max_concurrent_runs=max_concurrent_runs,
+        on_iteration=report,
     )

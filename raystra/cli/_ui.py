@@ -107,7 +107,7 @@ def _serve(
         daemon_thread = threading.Thread(
             target=daemon_loop,
             args=(stop,),
-            kwargs={"interval": daemon_interval},
+            kwargs={"interval": daemon_interval, "definitions": defs},
             name="raystra-daemon",
             daemon=True,
         )
@@ -172,7 +172,11 @@ def dev(
     file: FileOption = None,
     attribute: AttributeOption = None,
 ) -> None:
-    """`raystra ui` plus the daemon loop (fails runs whose driver died) in one process."""
+    """`raystra ui` plus the daemon loop in one process.
+
+    The daemon evaluates your schedules, sensors, automation conditions and freshness
+    policies and fails runs whose driver died, as `raystra daemon` does.
+    """
     _serve(
         ctx,
         module=module,

@@ -7,10 +7,33 @@ import { Badge, ErrorBox, can, duration, fmtDuration, fmtTime, href, html, isAct
 const stepStart = (s) => pick(s, "start", "start_time", "started_at");
 const stepEnd = (s) => pick(s, "end", "end_time", "ended_at");
 const stepLane = (s) => {
-  const node = shortNode(pick(s, "node", "node_id", "host")) || "driver";
+  const node = shortNode(pick(s, "node", "node_id", "host"));
   const pid = pick(s, "worker_pid", "pid");
-  return pid ? `${node} · pid ${pid}` : node;
+  if (!node && !pid) return null;
+  return pid ? `${node || "?"} · pid ${pid}` : node;
 };
+
+// Steps of one worker that overlap in time (or would be drawn on top of each other) go on
+// separate rows of its lane, first fit.
+function packRows(bars, minSpan) {
+  const rows = [];
+  for (const bar of [...bars].sort((x, y) => x.a - y.a)) {
+    const end = Math.max(bar.b, bar.a + minSpan);
+    let row = rows.findIndex((last) => last <= bar.a);
+    if (row === -1) {
+      row = rows.length;
+      rows.push(end);
+    } else rows[row] = end;
+    bar.row = row;
+  }
+  return rows.length;
+}
+
+function shortError(err) {
+  if (!err) return null;
+  if (typeof err === "string") return err.split("\n").filter(Boolean).pop();
+  return [pick(err, "type", "class_name"), pick(err, "message", "msg")].filter(Boolean).join(": ");
+}
 
 function errorText(err) {
   if (!err) return null;
@@ -29,28 +52,34 @@ function Gantt({ steps, run }) {
   const span = Math.max(0.001, t1 - t0);
   const lanes = new Map();
   for (const s of timed) {
-    const l = stepLane(s);
+    const l = stepLane(s) || "unknown worker";
     if (!lanes.has(l)) lanes.set(l, []);
-    lanes.get(l).push(s);
+    const a = toSeconds(stepStart(s)) - t0;
+    lanes.get(l).push({ s, a, b: (toSeconds(stepEnd(s)) ?? now) - t0 });
   }
+  // A label needs ~70 px of a ~1100 px track before the next bar may start on the same row.
+  const minSpan = span * 0.07;
   const ticks = [0, 0.25, 0.5, 0.75, 1];
   return html`
     <div class="gantt" data-testid="gantt">
       <div class="gantt-axis"><div class="gantt-lane-label"></div><div class="gantt-track">
         ${ticks.map((f) => html`<span style=${`left:${f * 100}%`}>${fmtDuration(f * span)}</span>`)}
       </div></div>
-      ${[...lanes].map(([lane, ss]) => html`
+      ${[...lanes].map(([lane, bars]) => {
+        const rows = packRows(bars, minSpan);
+        return html`
         <div class="gantt-row">
           <div class="gantt-lane-label mono" title=${lane}>${lane}</div>
-          <div class="gantt-track">
-            ${ss.map((s) => {
-              const a = toSeconds(stepStart(s)) - t0;
-              const b = (toSeconds(stepEnd(s)) ?? now) - t0;
+          <div class="gantt-track" style=${`height:${rows * 24 + 4}px`}>
+            ${bars.map(({ s, a, b, row }) => {
+              const left = Math.min((a / span) * 100, 99.5);
+              const width = Math.min(((b - a) / span) * 100, 100 - left);
               return html`<div class=${`gantt-bar ${statusClass(s.status)}`} title=${`${s.key} · ${s.status} · ${fmtDuration(b - a)}`}
-                style=${`left:${(a / span) * 100}%;width:max(3px, ${((b - a) / span) * 100}%)`}><span>${s.key}</span></div>`;
+                style=${`left:${left}%;width:max(4px, ${width}%);top:${4 + row * 24}px`}><span>${s.key}</span></div>`;
             })}
           </div>
-        </div>`)}
+        </div>`;
+      })}
     </div>`;
 }
 
@@ -65,11 +94,12 @@ function Steps({ steps }) {
           <tr>
             <td class="mono">${s.asset ? html`<a href=${href("assets", s.asset)}>${s.key}</a>` : s.key}</td>
             <td class="mono">${s.partition || "–"}</td>
-            <td><${Badge} status=${s.status} />${err && html` <button class="link" onClick=${() => setOpen({ ...open, [s.key]: !open[s.key] })}>${open[s.key] ? "hide error" : "show error"}</button>`}</td>
+            <td><${Badge} status=${s.status} />${err && html` <button class="link" onClick=${() => setOpen({ ...open, [s.key]: !open[s.key] })}>${open[s.key] ? "hide error" : "show error"}</button>
+              <div class="step-error">${shortError(s.error)}</div>`}</td>
             <td class="nowrap">${fmtTime(stepStart(s))}</td>
             <td class="num">${fmtDuration(duration(stepStart(s), stepEnd(s)))}</td>
             <td class="num">${pick(s, "attempts", "attempt") ?? "–"}</td>
-            <td class="mono">${stepLane(s)}</td>
+            <td class="mono">${stepLane(s) || "–"}</td>
           </tr>
           ${err && open[s.key] && html`<tr class="error-row"><td colspan="7"><pre class="traceback" data-testid="traceback">${err}</pre></td></tr>`}`;
       })}</tbody>
@@ -199,7 +229,10 @@ export function RunPage({ runId, me }) {
   const live = isActive(run.status);
   const failed = statusClass(run.status) === "fail" || statusClass(run.status) === "cancel";
   const counts = {};
-  for (const s of steps) counts[statusClass(s.status)] = (counts[statusClass(s.status)] || 0) + 1;
+  for (const s of steps) {
+    const name = String(s.status || "unknown").toLowerCase();
+    counts[name] = (counts[name] || 0) + 1;
+  }
   return html`
     <div class="page run-page">
       <div class="crumbs"><a href=${href("runs")}>Runs</a> / <span class="mono">${run.run_id}</span></div>
@@ -218,7 +251,7 @@ export function RunPage({ runId, me }) {
         <dt>Partition</dt><dd class="mono">${run.partition || "–"}</dd>
         <dt>Started</dt><dd>${fmtTime(runStart(run))}</dd>
         <dt>Duration</dt><dd>${fmtDuration(duration(runStart(run), runEnd(run)))}</dd>
-        <dt>Steps</dt><dd>${steps.length} · ${Object.entries(counts).map(([k, v]) => html`<span class=${`badge ${k}`}>${v} ${k}</span> `)}</dd>
+        <dt>Steps</dt><dd>${steps.length} · ${Object.entries(counts).map(([k, v]) => html`<span class=${`badge ${statusClass(k)}`}>${v} ${k}</span> `)}</dd>
         ${run.backfill_id && html`<dt>Backfill</dt><dd class="mono"><a href=${href("backfills", run.backfill_id)}>${run.backfill_id}</a></dd>`}
         <dt>Trace</dt><dd class="mono" data-testid="trace">${run.trace_id ? (run.trace_url ? html`<a href=${run.trace_url} target="_blank" rel="noopener">${run.trace_id}</a>` : run.trace_id) : "–"}</dd>
         ${run.parent_run_id && html`<dt>Re-execution of</dt><dd class="mono"><a href=${runHref(run.parent_run_id)}>${run.parent_run_id}</a></dd>`}
