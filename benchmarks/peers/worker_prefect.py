@@ -47,7 +47,9 @@ def build(system: str, workload: str, size: int, out: str, note: Path) -> Any:
         from prefect_ray import RayTaskRunner
 
         # The local Ray Prefect starts, like the other Ray systems' (2 CPUs here).
-        runner: Any = RayTaskRunner(init_kwargs={"num_cpus": os.cpu_count()})
+        runner: Any = RayTaskRunner(
+            init_kwargs={"num_cpus": os.cpu_count(), "include_dashboard": False}
+        )
     else:
         from prefect.task_runners import ThreadPoolTaskRunner
 
