@@ -1,7 +1,13 @@
-"""Helpers for automation tests: a stepped clock and a daemon that runs launches inline."""
+"""Helpers for automation tests: a stepped clock and a daemon that runs launches inline.
+
+``clock`` drives the daemon's ``now``; tests that compare times stored by runs with it (cron
+conditions, freshness, run status sensors) also use ``event_clock``, which makes event
+timestamps (so materialization and run end times) read the same clock.
+"""
 
 from __future__ import annotations
 
+import types
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +32,10 @@ class Clock:
     def set(self, when: datetime) -> datetime:
         self.now = when
         return self.now
+
+    def time(self) -> float:
+        """``time.time()`` as this clock reads it."""
+        return self.now.timestamp()
 
 
 class SteppedDaemon:
@@ -64,3 +74,16 @@ def stepped(storage: RunStorage, clock: Clock):  # type: ignore[no-untyped-def]
         return SteppedDaemon(defs, storage, clock)
 
     return make
+
+
+@pytest.fixture
+def event_clock(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Event timestamps (`raystra.events.now`) read ``clock`` instead of the wall clock.
+
+    Only the ``time`` module as ``raystra.events`` sees it is replaced: heartbeats, storage
+    and everything else keep the real clock, so run monitoring is unaffected.
+    """
+    import raystra.events
+
+    monkeypatch.setattr(raystra.events, "time", types.SimpleNamespace(time=clock.time))
+    return clock
