@@ -49,6 +49,9 @@ from raystra.automation import (
 )
 from raystra.definitions import (
     AllPartitionMapping,
+    AssetCheckDefinition,
+    AssetCheckResult,
+    AssetCheckSeverity,
     AssetExecutionContext,
     AssetIn,
     AssetKey,
@@ -97,6 +100,7 @@ from raystra.definitions import (
     TimeWindowPartitionsDefinition,
     WeeklyPartitionsDefinition,
     asset,
+    asset_check,
     build_asset_context,
     build_op_context,
     job,
@@ -139,6 +143,9 @@ __version__ = "0.1.0"
 __all__ = [
     "AddDynamicPartitionsRequest",
     "AllPartitionMapping",
+    "AssetCheckDefinition",
+    "AssetCheckResult",
+    "AssetCheckSeverity",
     "AssetExecutionContext",
     "AssetIn",
     "AssetKey",
@@ -216,6 +223,7 @@ __all__ = [
     "UnknownAssetError",
     "WeeklyPartitionsDefinition",
     "asset",
+    "asset_check",
     "asset_sensor",
     "backfill",
     "build_asset_context",

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 from raystra.definitions._keys import AssetKey
 
 __all__ = [
+    "AssetCheckEvaluated",
     "AssetMaterialized",
     "ErrorInfo",
     "Event",
@@ -304,6 +305,41 @@ class OutputSchemaChecked(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AssetCheckEvaluated(Event):
+    """An asset check ran against one partition of its asset (``partition`` None: unpartitioned).
+
+    ``error`` holds the traceback when the check function raised (then ``passed`` is False and
+    ``severity`` ERROR). ``target_step_key`` is the step that produced the checked value in
+    this run (None when it was loaded from storage).
+
+    Example:
+        >>> event = AssetCheckEvaluated(
+        ...     run_id="r1", step_key="orders:not_empty", asset_key=AssetKey("orders"),
+        ...     check_name="not_empty", passed=False, severity="WARN")
+        >>> event.blocks
+        False
+    """
+
+    kind: ClassVar[str] = "AssetCheckEvaluated"
+    step_key: str
+    asset_key: AssetKey
+    check_name: str
+    partition: str | None = None
+    passed: bool = True
+    severity: str = "ERROR"
+    blocking: bool = False
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    error: ErrorInfo | None = None
+    target_step_key: str | None = None
+
+    @property
+    def blocks(self) -> bool:
+        """True when this result stopped the asset's downstream steps (blocking ERROR failure)."""
+        return self.blocking and not self.passed and self.severity == "ERROR"
+
+
+@dataclass(frozen=True, kw_only=True)
 class LogMessage(Event):
     """A line from ``context.log`` (source ``log``) or captured stdout/stderr of a step."""
 
@@ -348,6 +384,7 @@ _EVENT_TYPES: dict[str, type[Event]] = {
         PartitionFailed,
         OpOutputStored,
         OutputSchemaChecked,
+        AssetCheckEvaluated,
         LogMessage,
         StepSpans,
     )

@@ -8,6 +8,12 @@ from raystra.definitions._asset import (
     asset,
     multi_asset,
 )
+from raystra.definitions._asset_check import (
+    AssetCheckDefinition,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    asset_check,
+)
 from raystra.definitions._automation_condition import AutomationCondition
 from raystra.definitions._config import Config, ConfigurableResource, EnvVar, RunConfig
 from raystra.definitions._context import (
@@ -60,6 +66,9 @@ from raystra.definitions._retry import Backoff, Jitter, RetryPolicy
 
 __all__ = [
     "AllPartitionMapping",
+    "AssetCheckDefinition",
+    "AssetCheckResult",
+    "AssetCheckSeverity",
     "AssetExecutionContext",
     "AssetGraph",
     "AssetIn",
@@ -117,6 +126,7 @@ __all__ = [
     "TimeWindowPartitionsDefinition",
     "WeeklyPartitionsDefinition",
     "asset",
+    "asset_check",
     "build_asset_context",
     "build_op_context",
     "job",

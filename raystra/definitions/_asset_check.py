@@ -1,7 +1,8 @@
 """Asset checks: ``@asset_check`` functions and the `AssetCheckResult` they return.
 
-Not wired into planning or execution yet (issue 9, point 3 is in progress): this module holds
-the definition side only, so it is not exported from ``raystra`` until checks run.
+Checks are given to ``Definitions(asset_checks=[...])``; each runs as its own step after its
+asset's step (once per partition step), and a failed blocking check skips the asset's
+downstream steps (see ``raystra.planning``).
 
 Example:
     >>> @asset_check(asset="orders", blocking=True)
@@ -15,16 +16,26 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raystra.definitions._keys import AssetKey, CoercibleToAssetKey, validate_name
 from raystra.definitions._node import analyse_parameters, describe_function
-from raystra.errors import InvalidDefinitionError
+from raystra.errors import DuplicateKeyError, InvalidDefinitionError, UnknownAssetError
 
-__all__ = ["AssetCheckDefinition", "AssetCheckResult", "AssetCheckSeverity", "asset_check"]
+if TYPE_CHECKING:
+    from raystra.definitions._definitions import Definitions
+
+__all__ = [
+    "AssetCheckDefinition",
+    "AssetCheckResult",
+    "AssetCheckSeverity",
+    "asset_check",
+    "index_asset_checks",
+]
 
 
 class AssetCheckSeverity(enum.StrEnum):
@@ -88,6 +99,7 @@ class AssetCheckDefinition:
         value_param: str | None,
         context_param: str | None,
         annotations: Mapping[str, Any],
+        resource_params: tuple[str, ...] = (),
     ) -> None:
         self.fn = fn
         self.name = name
@@ -97,6 +109,7 @@ class AssetCheckDefinition:
         self.value_param = value_param
         self.context_param = context_param
         self.annotations = dict(annotations)
+        self.resource_params = resource_params
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", name)
 
@@ -108,6 +121,20 @@ class AssetCheckDefinition:
     def check_key(self) -> str:
         """``asset:check``, how the check is named in selections, events and the CLI."""
         return f"{self.asset_key.to_user_string()}:{self.name}"
+
+    @property
+    def required_resource_keys(self) -> frozenset[str]:
+        """Resources the check function takes as parameters (ConfigurableResource ones)."""
+        return frozenset(self.resource_params)
+
+    @property
+    def value_type(self) -> Any:
+        """The annotation of the value parameter (what the IO manager should load), or None."""
+        if self.value_param is None:
+            return None
+        annotation = self.annotations.get(self.value_param)
+        # An annotation that did not resolve (a string) cannot steer the IO manager.
+        return None if isinstance(annotation, str) else annotation
 
     def __repr__(self) -> str:
         return f"<AssetCheckDefinition {self.check_key!r}>"
@@ -165,6 +192,55 @@ def asset_check(
             value_param=data[0] if data else None,
             context_param=roles.context_param,
             annotations=roles.annotations,
+            resource_params=tuple(roles.resource_params),
         )
 
     return decorate
+
+
+def index_asset_checks(
+    checks: Iterable[AssetCheckDefinition], defs: Definitions
+) -> dict[AssetKey, tuple[AssetCheckDefinition, ...]]:
+    """Checks by the asset they check, validated against ``defs``.
+
+    Each check must name a materializable asset of ``defs`` and be the only check of that
+    asset with its name; a check's resources must be provided.
+    """
+    found: dict[AssetKey, list[AssetCheckDefinition]] = {}
+    known = [key.to_user_string() for key in defs.topological_keys]
+    for check in checks:
+        if not isinstance(check, AssetCheckDefinition):
+            raise InvalidDefinitionError(
+                f"Definitions(asset_checks=...) got {type(check).__name__} {check!r}; pass "
+                "functions decorated with @asset_check (or built-in checks such as "
+                "raystra.row_count_check(...))."
+            )
+        label = check.asset_key.to_user_string()
+        if not defs.has_asset(check.asset_key):
+            close = difflib.get_close_matches(label, known, n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UnknownAssetError(
+                f"Asset check {check.name!r} checks asset {label!r}, which is not defined."
+                f"{hint} Add the asset to Definitions(assets=...) or fix "
+                "asset_check(asset=...)."
+            )
+        if check.asset_key in defs.asset_graph.external:
+            raise InvalidDefinitionError(
+                f"Asset check {check.name!r} checks {label!r}, an external AssetSpec raystra "
+                "never materializes, so the check would never run. Check a materializable asset."
+            )
+        siblings = found.setdefault(check.asset_key, [])
+        if any(other.name == check.name for other in siblings):
+            raise DuplicateKeyError(
+                f"Asset {label!r} has two checks named {check.name!r}; check names are unique "
+                "per asset. Rename one with asset_check(name=...)."
+            )
+        missing = sorted(check.required_resource_keys - set(defs.resources))
+        if missing:
+            raise InvalidDefinitionError(
+                f"Asset check {check.check_key!r} needs resource {missing[0]!r}, which "
+                f"Definitions(resources=...) does not provide. Add resources={{{missing[0]!r}: "
+                "...}}."
+            )
+        siblings.append(check)
+    return {key: tuple(items) for key, items in found.items()}

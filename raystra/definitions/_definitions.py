@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from raystra.definitions._asset import AssetsDefinition, AssetSpec
+from raystra.definitions._asset_check import AssetCheckDefinition, index_asset_checks
 from raystra.definitions._graph import AssetGraph
 from raystra.definitions._instigator import InstigatorDefinition
 from raystra.definitions._keys import AssetKey, validate_name
@@ -65,6 +66,7 @@ class Definitions:
         pools: Mapping[str, int] | None = None,
         schedules: Iterable[InstigatorDefinition] = (),
         sensors: Iterable[InstigatorDefinition] = (),
+        asset_checks: Iterable[AssetCheckDefinition] = (),
     ) -> None:
         self._assets_defs: list[AssetsDefinition] = []
         self._specs: list[AssetSpec] = []
@@ -104,6 +106,7 @@ class Definitions:
         self._check_resources()
         self._partition_mappings = self._resolve_partition_mappings()
         self._instigators = self._index_instigators(schedules, sensors)
+        self._checks = index_asset_checks(asset_checks, self)
 
     # -- validation -------------------------------------------------------------------------
 
@@ -382,6 +385,26 @@ class Definitions:
             f"{', '.join(sorted(names)) or 'none'}."
         )
 
+    @property
+    def asset_checks(self) -> tuple[AssetCheckDefinition, ...]:
+        """Asset checks (`raystra.asset_check`), in the order given."""
+        return tuple(check for checks in self._checks.values() for check in checks)
+
+    def checks_for(self, key: AssetKey) -> tuple[AssetCheckDefinition, ...]:
+        """The checks of asset ``key`` (empty when it has none)."""
+        return self._checks.get(key, ())
+
+    def get_asset_check(self, check_key: str) -> AssetCheckDefinition:
+        """The check named ``asset:check`` (its `AssetCheckDefinition.check_key`)."""
+        for check in self.asset_checks:
+            if check.check_key == check_key:
+                return check
+        known = [check.check_key for check in self.asset_checks]
+        raise UnknownAssetError(
+            f"No asset check {check_key!r} is defined.{suggest(check_key, known)} Checks: "
+            f"{', '.join(known) or 'none'}."
+        )
+
     def has_asset(self, key: AssetKey) -> bool:
         """True if ``key`` is defined (materializable or external)."""
         return key in self._by_key
@@ -408,8 +431,19 @@ class Definitions:
         return definition
 
     def get_node_by_step_key(self, step_key: str) -> AssetsDefinition:
-        """The asset definition that runs as ``step_key``."""
-        return self._by_step_key[step_key]
+        """The asset definition that runs as ``step_key``.
+
+        A check's step key (``asset:check``) gives the checked asset's definition, so running
+        a failed check again re-materializes the asset it checks.
+        """
+        found = self._by_step_key.get(step_key)
+        if found is None and ":" in step_key:
+            for check in self.asset_checks:
+                if check.check_key == step_key:
+                    return self.get_assets_def(check.asset_key)
+        if found is None:
+            raise KeyError(step_key)
+        return found
 
     def get_job(self, name: str) -> JobDefinition:
         """The job called ``name``, with a suggestion if there is none."""

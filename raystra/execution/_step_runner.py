@@ -37,6 +37,7 @@ from raystra.events import (
     data_version,
     now,
 )
+from raystra.execution._check_runner import check_step_events
 from raystra.execution._io import resolve_resources
 from raystra.execution._outputs import NO_VALUE, StepOutput, collect_outputs
 from raystra.execution._partition_values import (
@@ -547,6 +548,17 @@ def step_events(
     ``traceparent``, each attempt's phases are timed and yielded as a `StepSpans` event before
     the attempt's terminal event; ``ray_ids`` (task id, node id) are recorded on `StepStarted`.
     """
+    if step.checked_asset is not None:
+        checked: StepOutcome = yield from check_step_events(
+            definitions,
+            step,
+            run_id=run_id,
+            upstream_values=upstream_values,
+            traceparent=traceparent,
+            ray_ids=ray_ids,
+            first_attempt=first_attempt,
+        )
+        return checked
     step_key = step.key
     node = node_for_step(definitions, step)
     policy = node.retry_policy

@@ -17,6 +17,7 @@ from raystra.definitions._partitions import (
     DynamicPartitionsStore,
 )
 from raystra.errors import SelectionError
+from raystra.planning._checks import add_check_steps
 from raystra.planning._plan import (
     ExecutionPlan,
     Step,
@@ -91,7 +92,7 @@ def build_partitioned_plan(
 
     wiring = _Wiring(defs, producer, current_time, dynamic_partitions)
     steps = [wiring.step(*entry) for entry in planned]
-    return ExecutionPlan(steps=_topological(steps))
+    return ExecutionPlan(steps=_topological(add_check_steps(defs, steps)))
 
 
 def _node_targets(

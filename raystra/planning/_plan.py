@@ -72,6 +72,9 @@ class Step:
     partition_keys: tuple[str, ...] = ()
     # Step key of the node when it differs from ``key`` (partitioned steps: ``name[key]``).
     node_key: str | None = None
+    # For an asset check step (kind ``check``): the asset it checks. Its node key is the
+    # check's ``asset:check`` key; it materializes nothing, so ``asset_keys`` stays empty.
+    checked_asset: AssetKey | None = None
 
     @property
     def node_step_key(self) -> str:
@@ -211,7 +214,10 @@ def _plan_assets(defs: Definitions, wanted: frozenset[AssetKey]) -> ExecutionPla
                 **_step_common(assets_def),
             )
         )
-    return ExecutionPlan(steps=_topological(steps))
+    # Imported here: the checks module builds on this one's Step and StepInput.
+    from raystra.planning._checks import add_check_steps
+
+    return ExecutionPlan(steps=_topological(add_check_steps(defs, steps)))
 
 
 def build_job_plan(

@@ -56,6 +56,8 @@ def validate_run_config(
     by_name: dict[str, str] = {}
     # Config is per asset function or op: every partition step of a node shares it.
     for step in plan.steps:
+        if step.checked_asset is not None:
+            continue
         by_name[step.node_step_key] = step.node_step_key
         by_name.setdefault(step.node_name, step.node_step_key)
     given: dict[str, Any] = {}
@@ -71,8 +73,8 @@ def validate_run_config(
     validated: dict[str, dict[str, Any]] = {}
     seen: set[str] = set()
     for step in plan.steps:
-        if step.node_step_key in seen:
-            continue
+        if step.node_step_key in seen or step.checked_asset is not None:
+            continue  # config is per node; checks take none
         seen.add(step.node_step_key)
         node = node_for_step(defs, step)
         config_type = node.roles.config_type
