@@ -4,7 +4,8 @@ The cursor keeps the newest modification time seen and the files that had it, so
 picked up once even when several land within the store's timestamp resolution (S3 keeps
 whole seconds); the file's path is also the run key, so a file is never launched twice even
 if the cursor were lost. Write files atomically (write elsewhere and rename, or one S3 PUT):
-a file is picked up as soon as it is listed.
+a file is picked up as soon as it is listed. `EnvVar` values in ``storage_options`` are read
+on every tick in the daemon's process, so credentials never sit in the definitions.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from raystra.automation._requests import (
     SensorResult,
 )
 from raystra.automation._sensor import SensorDefinition, SensorEvaluationContext
-from raystra.definitions import DynamicPartitionsDefinition
+from raystra.definitions import DynamicPartitionsDefinition, EnvVar
 from raystra.definitions._partitions._base import check_key_chars
 from raystra.errors import InvalidDefinitionError
 
@@ -52,6 +53,29 @@ def _mtime(info: Mapping[str, Any], path: str) -> float:
     )
 
 
+def _resolve_env(value: Any, *, sensor: str, where: str) -> Any:
+    """``value`` with every `EnvVar` (nested in dicts and lists) replaced by its value."""
+    if isinstance(value, EnvVar):
+        found = value.get_value()
+        if found is None:
+            raise InvalidDefinitionError(
+                f"new_files_sensor {sensor!r}: storage_options.{where} is "
+                f"EnvVar({value.env_var_name!r}), which is not set in the daemon's environment; "
+                f"export {value.env_var_name} where `raystra daemon` runs."
+            )
+        return found
+    if isinstance(value, Mapping):
+        return {
+            k: _resolve_env(v, sensor=sensor, where=f"{where}.{k}" if where else str(k))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(
+            _resolve_env(v, sensor=sensor, where=f"{where}.{i}") for i, v in enumerate(value)
+        )
+    return value
+
+
 def new_files_sensor(
     path: str,
     *,
@@ -72,7 +96,8 @@ def new_files_sensor(
     `DynamicPartitionsDefinition`), each file's partition key (``partition_key_fn(path)``,
     default: the file name without extensions) is added to it before the run, and the run
     materializes that partition. Runs are tagged ``raystra/file`` with the file's full path.
-    On its first tick the sensor picks up every file already there.
+    On its first tick the sensor picks up every file already there. ``storage_options`` go to
+    fsspec; give secrets as `EnvVar` (read when the sensor runs).
 
     Example:
         >>> from raystra import DynamicPartitionsDefinition
@@ -94,7 +119,7 @@ def new_files_sensor(
     def evaluate(context: SensorEvaluationContext) -> SensorResult:
         from fsspec.core import url_to_fs
 
-        fs, root = url_to_fs(path, **options)
+        fs, root = url_to_fs(path, **_resolve_env(options, sensor=name, where=""))
         fs.invalidate_cache()  # object stores cache listings; a stale one would miss files
         if not fs.exists(root):
             return SensorResult(skip_reason=f"{path} does not exist yet")
