@@ -27,7 +27,7 @@ from raystra.cli._loading import (
     definitions_from,
     find_definitions,
 )
-from raystra.cli._render import output_console
+from raystra.cli._render import format_time, output_console
 from raystra.errors import RaystraError
 
 __all__ = ["app", "dev"]
@@ -225,7 +225,7 @@ def token_list() -> None:
         users, tokens = store.users(), store.tokens()
     finally:
         store.close()
-    table = Table("user", "role", "token id", "description", "revoked")
+    table = Table("user", "role", "token id", "description", "last used", "revoked")
     roles = {u.name: u.role for u in users}
     for token in tokens:
         table.add_row(
@@ -233,6 +233,7 @@ def token_list() -> None:
             roles.get(token.user, "?"),
             token.token_id,
             token.description,
+            format_time(token.last_used_at) if token.last_used_at else "never",
             "yes" if token.revoked_at else "",
         )
     output_console().print(table)

@@ -132,6 +132,20 @@ class RunStorage(abc.ABC):
         """Most recent runs first."""
 
     @abc.abstractmethod
+    def find_runs(
+        self,
+        *,
+        step_keys: Sequence[str] | None = None,
+        limit: int = 50,
+        statuses: Iterable[RunStatus] | None = None,
+        created_before: float | None = None,
+    ) -> list[RunRecord]:
+        """Most recent runs first, over every run stored: with ``step_keys``, only runs whose
+        selection holds one of them (``orders`` also matches the partitioned
+        ``orders[2024-03-01]``); with ``created_before``, only runs created before it (a
+        paging cursor)."""
+
+    @abc.abstractmethod
     def get_events(
         self,
         run_id: str,

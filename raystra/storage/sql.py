@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, Row, Text, cast, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from raystra.definitions._keys import AssetKey
@@ -260,6 +260,33 @@ class SqlRunStorage(RunStorage):
         query = select(runs).order_by(runs.c.created_at.desc(), runs.c.run_id.desc())
         if statuses is not None:
             query = query.where(runs.c.status.in_([RunStatus(s).value for s in statuses]))
+        with self._engine.connect() as conn:
+            return [_run_record(row) for row in conn.execute(query.limit(limit))]
+
+    def find_runs(
+        self,
+        *,
+        step_keys: Sequence[str] | None = None,
+        limit: int = 50,
+        statuses: Iterable[RunStatus] | None = None,
+        created_before: float | None = None,
+    ) -> list[RunRecord]:
+        """Most recent runs first, optionally only those selecting ``step_keys`` (or a
+        partition of one), by a LIKE over the selection's JSON text: one scan of the runs
+        table, never of the much larger event log."""
+        query = select(runs).order_by(runs.c.created_at.desc(), runs.c.run_id.desc())
+        if step_keys is not None:
+            selection = cast(runs.c.selection, Text)
+            wanted = []
+            for key in step_keys:
+                quoted = dumps(key)  # spelled as the JSON column stores it
+                wanted.append(selection.contains(quoted, autoescape=True))
+                wanted.append(selection.contains(quoted[:-1] + "[", autoescape=True))
+            query = query.where(or_(false(), *wanted))
+        if statuses is not None:
+            query = query.where(runs.c.status.in_([RunStatus(s).value for s in statuses]))
+        if created_before is not None:
+            query = query.where(runs.c.created_at < created_before)
         with self._engine.connect() as conn:
             return [_run_record(row) for row in conn.execute(query.limit(limit))]
 

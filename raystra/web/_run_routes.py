@@ -14,7 +14,8 @@ from raystra.api import cancel_backfill, resolve_selection
 from raystra.api._backfill import plan_assets
 from raystra.api._launch import partition_request
 from raystra.api._monitor import driver_identity
-from raystra.definitions import AssetKey
+from raystra.definitions import AssetKey, AssetSpec
+from raystra.definitions._definitions import step_key_for
 from raystra.errors import RunNotFoundError
 from raystra.events import RunStatus, event_to_dict
 from raystra.planning import AssetSelection
@@ -30,7 +31,6 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api", tags=["runs"], dependencies=[Depends(require("viewer"))])
 Context = Annotated[WebContext, Depends(web_context)]
 
-_SCANNED_FOR_FILTERS = 5000  # runs looked through when filtering by asset
 _LOG_PAGE = 2000
 
 
@@ -70,15 +70,14 @@ def _launcher(ctx: WebContext) -> RunLauncher:
     return ctx.launcher
 
 
-def _targets_asset(ctx: WebContext, run: RunRecord, asset: AssetKey) -> bool:
-    for step_key in run.selection:
-        try:
-            keys = ctx.definitions.get_node_by_step_key(step_node(step_key)).keys
-        except KeyError:
-            continue
-        if asset in keys:
-            return True
-    return False
+def _asset_step_keys(ctx: WebContext, asset: str) -> list[str]:
+    """The step keys that materialize or check ``asset`` (404 with a hint if unknown)."""
+    key = AssetKey.from_user_string(asset)
+    definition = ctx.definitions.get_definition(key)  # UnknownAssetError: 404 with a hint
+    if isinstance(definition, AssetSpec):
+        return []  # external: raystra never runs it
+    checks = [c.check_key for c in ctx.definitions.asset_checks if c.asset_key == key]
+    return [step_key_for(definition), *checks]
 
 
 @router.get("/runs")
@@ -106,17 +105,18 @@ def list_runs(
         record = ctx.storage.get_backfill(backfill)
         runs = [ctx.storage.get_run(run_id) for run_id in record.run_ids]
         runs = [r for r in runs if statuses is None or r.status in statuses]
+        runs = [r for r in runs if before is None or r.created_at < before]
+        if asset is not None:
+            wanted = set(_asset_step_keys(ctx, asset))
+            runs = [r for r in runs if any(step_node(k) in wanted for k in r.selection)]
         runs.sort(key=lambda r: r.created_at, reverse=True)
     else:
-        filtered = asset is not None or before is not None
-        runs = ctx.storage.get_runs(
-            limit=_SCANNED_FOR_FILTERS if filtered else limit + 1, statuses=statuses
+        runs = ctx.storage.find_runs(
+            step_keys=None if asset is None else _asset_step_keys(ctx, asset),
+            limit=limit + 1,
+            statuses=statuses,
+            created_before=before,
         )
-    if before is not None:
-        runs = [r for r in runs if r.created_at < before]
-    if asset is not None:
-        key = AssetKey.from_user_string(asset)
-        runs = [r for r in runs if _targets_asset(ctx, r, key)]
     page = runs[:limit]
     return {
         "runs": [run_json(r, trace_url=ctx.trace_link(r.trace_id)) for r in page],

@@ -20,18 +20,20 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from raystra.errors import RaystraError
 from raystra.storage._engine import create_engine, parse_url, upgrade_to_head, write_transaction
 from raystra.storage._schema import web_tokens, web_users
 
-__all__ = ["ROLES", "TokenInfo", "TokenStore", "UserInfo", "check_role"]
+__all__ = ["LAST_USED_EVERY_S", "ROLES", "TokenInfo", "TokenStore", "UserInfo", "check_role"]
 
 # Each role can do everything the ones before it can.
 ROLES = ("viewer", "launcher", "editor", "admin")
 _PREFIX = "rst_"
+# How often a token's ``last_used_at`` is refreshed while it is in use (seconds).
+LAST_USED_EVERY_S = 60.0
 
 
 def check_role(role: str) -> str:
@@ -185,7 +187,12 @@ class TokenStore:
         if not token_id or not secret:
             return None
         query = (
-            select(web_tokens.c.secret_hash, web_tokens.c.revoked_at, web_users)
+            select(
+                web_tokens.c.secret_hash,
+                web_tokens.c.revoked_at,
+                web_tokens.c.last_used_at,
+                web_users,
+            )
             .join(web_users, web_users.c.name == web_tokens.c.user_name)
             .where(web_tokens.c.token_id == token_id)
         )
@@ -195,4 +202,24 @@ class TokenStore:
             return None
         if not hmac.compare_digest(row.secret_hash, _hash(secret)):
             return None
+        now = time.time()
+        if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY_S:
+            self._touch(token_id, now)
         return UserInfo(row.name, row.role, row.created_at)
+
+    def _touch(self, token_id: str, now: float) -> None:
+        # Every page load makes a dozen API calls: writing each would queue them all behind
+        # SQLite's single writer, so last use is recorded at most once a minute per token
+        # (the WHERE keeps several servers from writing it twice in that minute).
+        statement = (
+            web_tokens.update()
+            .where(
+                web_tokens.c.token_id == token_id,
+                or_(
+                    web_tokens.c.last_used_at.is_(None),
+                    web_tokens.c.last_used_at <= now - LAST_USED_EVERY_S,
+                ),
+            )
+            .values(last_used_at=now)
+        )
+        write_transaction(self._engine, lambda conn: conn.execute(statement))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
@@ -172,3 +175,54 @@ def test_auth_off_still_refuses_cross_site_posts(client: TestClient) -> None:
     )
     assert response.status_code == 403
     assert client.get("/api/me").json()["role"] == "admin"
+
+
+def test_last_use_of_a_token_is_recorded_at_most_once_a_minute(
+    secured: TestClient, tokens: dict[str, str]
+) -> None:
+    def last_used() -> dict[str, float | None]:
+        store = TokenStore(storage_url())
+        try:
+            return {t.user: t.last_used_at for t in store.tokens()}
+        finally:
+            store.close()
+
+    assert set(last_used().values()) == {None}
+    assert secured.get("/api/assets", headers=_as(tokens["viewer"])).status_code == 200
+    first = last_used()["viewer-user"]
+    assert first is not None
+    assert last_used()["launcher-user"] is None  # only the token that was used
+
+    # Within the minute, more calls leave it as it was (no write per request).
+    for _ in range(3):
+        assert secured.get("/api/runs", headers=_as(tokens["viewer"])).status_code == 200
+    assert last_used()["viewer-user"] == first
+
+    # Once it is older than a minute, the next call refreshes it; so does a session cookie.
+    engine = sa.create_engine(storage_url())
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE web_tokens SET last_used_at = last_used_at - 120"))
+    engine.dispose()
+    assert secured.get("/api/runs", headers=_as(tokens["viewer"])).status_code == 200
+    refreshed = last_used()["viewer-user"]
+    assert refreshed is not None and refreshed > first - 120
+    assert secured.post("/api/login", json={"token": tokens["editor"]}).status_code == 200
+    assert secured.get("/api/runs").status_code == 200
+    assert last_used()["editor-user"] is not None
+
+    # A refused token records nothing.
+    wrong = tokens["admin"][:-4] + "AAAA"
+    assert secured.get("/api/runs", headers=_as(wrong)).status_code == 401
+    assert last_used()["admin-user"] is None
+
+    # `raystra ui token list` shows it.
+    listed = subprocess.run(
+        [sys.executable, "-m", "raystra.cli", "ui", "token", "list"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "last used" in listed
+    rows = {line.split()[1]: line for line in listed.splitlines() if "-user" in line}
+    assert "never" in rows["admin-user"] and "never" not in rows["viewer-user"]
+    assert datetime.fromtimestamp(refreshed).strftime("%Y-%m-%d") in rows["viewer-user"]

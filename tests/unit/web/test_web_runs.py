@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import finished_run, wait_for
@@ -10,7 +11,8 @@ from fastapi.testclient import TestClient
 
 import raystra
 from raystra.definitions import AssetKey, Definitions
-from raystra.storage import open_storage
+from raystra.events import RunStatus
+from raystra.storage import RunRecord, open_storage
 
 
 def test_runs_list_filters_and_run_page(
@@ -193,3 +195,50 @@ def test_a_traced_run_links_to_the_tracing_backend(
     assert run["trace_url"] == f"http://jaeger.local:16686/trace/{run['trace_id']}"
     plain = client.get(f"/api/runs/{untraced.run_id}").json()
     assert (plain["trace_id"], plain["trace_url"]) == (None, None)
+
+
+def test_the_asset_filter_and_paging_reach_past_the_newest_5000_runs(
+    client: TestClient, defs: Definitions
+) -> None:
+    old_report = raystra.materialize(defs, "orders+")
+    old_daily = raystra.materialize(defs, "daily_sales", partition_key="2024-03-02")
+    storage = open_storage()
+    try:
+        start = storage.get_run(old_daily.run_id).created_at + 1
+        for i in range(5100):  # newer runs that never touch report or daily_sales
+            storage.add_run(
+                RunRecord(
+                    run_id=f"newer-{i:05d}",
+                    status=RunStatus.SUCCESS,
+                    selection=("orders",),
+                    created_at=start + i,
+                )
+            )
+    finally:
+        storage.close()
+
+    by_asset = client.get("/api/runs", params={"asset": "report"}).json()
+    assert [r["run_id"] for r in by_asset["runs"]] == [old_report.run_id]
+    assert by_asset["next_before"] is None
+    partitioned = client.get("/api/runs", params={"asset": "daily_sales"}).json()["runs"]
+    assert [r["run_id"] for r in partitioned] == [old_daily.run_id]
+    failed = client.get("/api/runs", params={"asset": "report", "status": "FAILURE"}).json()
+    assert failed["runs"] == []
+    with_orders = client.get("/api/runs", params={"asset": "orders", "limit": 2}).json()
+    assert [r["run_id"] for r in with_orders["runs"]] == ["newer-05099", "newer-05098"]
+
+    # Paging walks every run, down to the two old ones under the 5,100 newer.
+    seen: list[str] = []
+    params: dict[str, Any] = {"limit": 1000}
+    while True:
+        page = client.get("/api/runs", params=params).json()
+        seen += [r["run_id"] for r in page["runs"]]
+        if page["next_before"] is None:
+            break
+        params["before"] = page["next_before"]
+    assert len(seen) == len(set(seen)) == 5102
+    assert seen[-2:] == [old_daily.run_id, old_report.run_id]
+
+    unknown = client.get("/api/runs", params={"asset": "reprot"})
+    assert unknown.status_code == 404
+    assert "reprot" in unknown.json()["detail"]
