@@ -117,13 +117,8 @@ def _as_definitions(
     if isinstance(assets_or_definitions, Definitions):
         if not resources:
             return assets_or_definitions
-        merged = {**assets_or_definitions.resources, **resources}
-        return Definitions(
-            [*assets_or_definitions.assets, *assets_or_definitions.asset_specs],
-            jobs=assets_or_definitions.jobs.values(),
-            resources=merged,
-            pools=assets_or_definitions.pools,
-        )
+        # A copy keeps everything else (jobs, pools, schedules, sensors, checks) as defined.
+        return assets_or_definitions.with_resources(resources)
     return Definitions(list(assets_or_definitions), resources=resources)
 
 

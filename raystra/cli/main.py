@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 import raystra
 from raystra.cli import (
     _assets,
+    _automation,
     _backfill,
     _check,
     _daemon,
@@ -129,6 +130,8 @@ app.add_typer(_backfill.app, name="backfill")
 app.add_typer(_partitions.app, name="partitions")
 app.add_typer(_submit.app, name="submit")
 app.command("daemon")(_daemon.daemon)
+app.add_typer(_automation.schedule_app, name="schedule")
+app.add_typer(_automation.sensor_app, name="sensor")
 app.add_typer(_ui.app, name="ui")
 app.command("dev")(_ui.dev)
 
