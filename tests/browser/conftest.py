@@ -89,9 +89,9 @@ specs = []
 for i in range(N):
     deps = []
     if i >= 50:
-        deps.append(f"a{i - 50 - (i % 7)}")
+        deps.append(f"a{i - 50 + (i % 7)}")
         if i % 3 == 0:
-            deps.append(f"a{i - 50 - (i % 11)}")
+            deps.append(f"a{i - 50 + (i % 11)}")
     specs.append(AssetSpec(f"a{i}", deps=sorted(set(deps)), group_name=f"g{i // 200}"))
 
 defs = Definitions(assets=specs)
