@@ -3,7 +3,8 @@
 The daemon attaches to the test session's Ray (its GCS address, with Ray's token auth), the
 run's steps execute as Ray tasks in worker processes of that cluster, the run succeeds, a
 sensor that raises is recorded as a failed tick without stopping anything, and SIGTERM
-stops the daemon cleanly (exit 0). The daemon is stopped by its PID.
+stops the daemon cleanly (exit 0), canceling a run still in flight. The daemon is stopped
+by its PID.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from raystra.definitions import AssetKey
 from raystra.events import RunStatus
 from raystra.storage import open_storage
 
@@ -146,3 +148,77 @@ def test_daemon_launches_a_sensor_run_on_ray_and_stops_on_sigterm(
     assert f"run {run.run_id}: launched" in output
     assert "sensor 'flaky' failed: bucket unreachable" in output
     assert "raystra daemon: stopped" in output
+
+
+SLOW_PROJECT = """
+import time
+from pathlib import Path
+
+from raystra import DefaultSensorStatus, Definitions, RunRequest, asset, sensor
+
+MARKERS = Path({markers!r})
+
+
+@asset
+def slow() -> int:
+    (MARKERS / "slow_started").touch()
+    time.sleep(120)
+    (MARKERS / "slow_finished").touch()
+    return 1
+
+
+@sensor(target="slow", minimum_interval_seconds=0.5, default_status=DefaultSensorStatus.RUNNING)
+def start_slow(context):
+    return RunRequest(run_key="slow-once")
+
+
+defs = Definitions(assets=[slow], sensors=[start_slow])
+"""
+
+
+def test_sigterm_cancels_the_run_in_flight_on_ray_and_exits_0(
+    ray_session: None, tmp_path: Path, raystra_home: Path
+) -> None:
+    import ray
+
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    project = tmp_path / "ray_slow_project.py"
+    project.write_text(textwrap.dedent(SLOW_PROJECT.format(markers=str(markers))))
+    env = {
+        **os.environ,
+        "RAYSTRA_HOME": str(raystra_home),
+        "RAYSTRA_EXECUTOR": "ray",
+        "RAY_ADDRESS": ray.get_runtime_context().gcs_address,
+        "RAY_AUTH_MODE": "token",
+    }
+    log_path = tmp_path / "daemon.log"
+    command = [sys.executable, "-m", "raystra.cli.main", "daemon", "-f", str(project)]
+    with log_path.open("w") as log:
+        daemon = subprocess.Popen(
+            [*command, "--interval", "0.5"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+        )
+        try:
+            _wait_for(lambda: (markers / "slow_started").exists(), "the slow step to start")
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                code = daemon.wait(timeout=90)
+            finally:
+                if daemon.poll() is None:
+                    daemon.kill()
+    output = log_path.read_text()
+    assert code == 0, output
+    assert "raystra daemon: stopped" in output
+    storage = open_storage(f"sqlite:///{raystra_home}/raystra.db")
+    try:
+        (run,) = storage.get_runs(limit=10)
+        assert run.status is RunStatus.CANCELED, output
+        assert storage.get_materializations(AssetKey("slow")) == []
+    finally:
+        storage.close()
+    assert not (markers / "slow_finished").exists()
