@@ -32,6 +32,7 @@ ROUTER_MODULES = (
     "raystra.web._asset_routes",
     "raystra.web._run_routes",
     "raystra.web._backfill_routes",
+    "raystra.web._automation_routes",
     "raystra.web._definition_routes",
     "raystra.web._auth_routes",
     "raystra.web._pages",
