@@ -2,6 +2,7 @@
 import { render, useEffect, useState } from "../vendor/htm-preact-standalone.module.js";
 import { ApiError, api, setCsrfToken, setUnauthorizedHandler } from "./api.js";
 import { AssetPage } from "./asset.js";
+import { AutomationPage } from "./automation.js";
 import { BackfillPage, BackfillsPage } from "./backfills.js";
 import { GraphPage } from "./graph.js";
 import { LaunchHost, openLaunch } from "./launch.js";
@@ -42,7 +43,7 @@ function Nav({ route, me, onLogout }) {
   return html`
     <header class="topbar">
       <a class="brand" href="#/"><span class="logo"></span>raystra</a>
-      <nav>${item("graph", "Assets", "#/")}${item("runs", "Runs", href("runs"))}${item("backfills", "Backfills", href("backfills"))}</nav>
+      <nav>${item("graph", "Assets", "#/")}${item("runs", "Runs", href("runs"))}${item("backfills", "Backfills", href("backfills"))}${item("automation", "Automation", href("automation"))}</nav>
       <div class="spacer"></div>
       ${can(me, "launch") && html`<button class="primary" onClick=${() => openLaunch({})}>Launch…</button>`}
       ${me && me.auth && html`<span class="who" title=${`role: ${me.role}`}>${me.user} · <b>${me.role}</b></span><button class="ghost" onClick=${onLogout}>Sign out</button>`}
@@ -58,6 +59,7 @@ function Page({ route, me }) {
   if (a === "runs") return html`<${RunsPage} params=${route.params} me=${me} />`;
   if (a === "backfills" && b) return html`<${BackfillPage} key=${b} id=${b} me=${me} />`;
   if (a === "backfills") return html`<${BackfillsPage} me=${me} />`;
+  if (a === "automation") return html`<${AutomationPage} me=${me} />`;
   return html`<div class="page"><h1>Not found</h1><p>No page at <code>${location.hash}</code>. <a href="#/">Back to the asset graph</a>.</p></div>`;
 }
 

@@ -83,7 +83,7 @@ export function Badge({ status }) {
 
 const ROLES = ["viewer", "launcher", "editor", "admin"];
 // What each action needs; the server enforces the same, this only hides what would be refused.
-const NEEDS = { launch: "launcher", reexecute: "launcher", cancel: "launcher", backfill: "launcher" };
+const NEEDS = { launch: "launcher", reexecute: "launcher", cancel: "launcher", backfill: "launcher", automate: "editor" };
 
 export function can(me, action) {
   if (!me || !me.auth) return true;
