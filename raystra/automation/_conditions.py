@@ -5,10 +5,12 @@ the partition (for the same partitioning: that partition; otherwise: any materia
 external assets always count as present. An asset with a run in progress, or an upstream
 requested or in progress, waits.
 
-* ``on_missing``: a missing asset (partition) with every upstream present, requested once.
+* ``on_missing``: a missing asset (partition) with every upstream present, requested once
+  (a run that failed is not requested again; materialize it by hand).
 * ``eager``: a missing asset (partition) with every upstream present, or one whose upstream
   was materialized again since (unpartitioned: a newer materialization; partitioned: the
-  partitions storage reports stale); requested once per upstream change.
+  partitions storage reports stale); requested once per upstream change (a run that failed
+  is tried again after the next upstream update, not on every iteration).
 * ``on_cron``: once per tick of the cron, after every upstream was materialized since it.
 
 Partitioned assets consider their newest time partition, or every static/dynamic key. Run
@@ -128,6 +130,11 @@ def _fingerprint(parts: Iterable[str]) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
+def _versions(snap: _Snapshot, key: AssetKey, partition: str | None) -> str:
+    """One fingerprint of every upstream's data for ``partition`` of ``key``."""
+    return _fingerprint(_version(snap, key, p, partition) for p in _upstream(snap, key))
+
+
 def _decide(
     snap: _Snapshot,
     key: AssetKey,
@@ -178,16 +185,19 @@ def _decide(
                 )
             )
         elif not have:
+            # on_missing asks once; eager asks again when upstream data changes, so a failed
+            # first materialization is retried with the next upstream update.
+            once = "" if condition.kind == "on_missing" else f":{_versions(snap, key, partition)}"
             wants.append(
                 _Want(
                     key,
                     partition,
-                    f"{label}:{condition.kind}{suffix}:missing",
+                    f"{label}:{condition.kind}{suffix}:missing{once}",
                     f"{where}: missing, upstream has data",
                 )
             )
         elif condition.kind == "eager" and _updated_since(snap, key, partition, parents):
-            version = _fingerprint(_version(snap, key, p, partition) for p in parents)
+            version = _versions(snap, key, partition)
             wants.append(
                 _Want(
                     key,

@@ -229,3 +229,29 @@ def test_on_missing_time_partitions_consider_the_newest_closed_one(stepped, stor
     assert daemon.step(hours=6).launched == []
     assert len(daemon.step(hours=12).launched) == 1
     assert materializations(storage, "daily") == {"2024-02-29": 1, "2024-03-01": 1}
+
+
+def test_eager_retries_a_failed_first_materialization_after_the_next_upstream_change(
+    stepped, storage
+) -> None:
+    attempts: list[int] = []
+
+    @asset(name="follower", automation_condition=AutomationCondition.eager())
+    def flaky_follower(source: int) -> int:
+        attempts.append(source)
+        if len(attempts) == 1:
+            raise ValueError("warehouse timed out")
+        return source
+
+    defs = Definitions(assets=[source, flaky_follower])
+    daemon = stepped(defs)
+    materialize(defs, "source", storage=storage)
+    (failed,) = daemon.step(minutes=1).launched
+    assert storage.get_run(failed).status.value == "FAILURE"
+    assert daemon.step(minutes=1).launched == []  # once per change, even when it failed
+    assert materializations(storage, "follower") == {}
+
+    materialize(defs, "source", storage=storage)  # new upstream data: try again
+    assert len(daemon.step(minutes=1).launched) == 1
+    assert materializations(storage, "follower") == {None: 1}
+    assert daemon.step(minutes=1).launched == []
