@@ -105,7 +105,10 @@ from raystra.definitions import (
     build_op_context,
     job,
     multi_asset,
+    null_fraction_check,
     op,
+    row_count_check,
+    schema_drift_check,
 )
 from raystra.errors import (
     CycleError,
@@ -237,11 +240,14 @@ __all__ = [
     "materialize",
     "multi_asset",
     "new_files_sensor",
+    "null_fraction_check",
     "op",
     "reexecute",
+    "row_count_check",
     "run_failure_sensor",
     "run_status_sensor",
     "schedule",
+    "schema_drift_check",
     "sensor",
 ]
 

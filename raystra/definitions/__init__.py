@@ -15,6 +15,11 @@ from raystra.definitions._asset_check import (
     asset_check,
 )
 from raystra.definitions._automation_condition import AutomationCondition
+from raystra.definitions._builtin_checks import (
+    null_fraction_check,
+    row_count_check,
+    schema_drift_check,
+)
 from raystra.definitions._config import Config, ConfigurableResource, EnvVar, RunConfig
 from raystra.definitions._context import (
     AssetExecutionContext,
@@ -131,8 +136,11 @@ __all__ = [
     "build_op_context",
     "job",
     "multi_asset",
+    "null_fraction_check",
     "op",
     "raystra_home",
+    "row_count_check",
+    "schema_drift_check",
     "step_key_for",
     "suggest",
 ]

@@ -133,8 +133,8 @@ class AssetCheckDefinition:
         if self.value_param is None:
             return None
         annotation = self.annotations.get(self.value_param)
-        # An annotation that did not resolve (a string) cannot steer the IO manager.
-        return None if isinstance(annotation, str) else annotation
+        # An annotation that did not resolve (a string), or Any, cannot steer the IO manager.
+        return None if isinstance(annotation, str) or annotation is Any else annotation
 
     def __repr__(self) -> str:
         return f"<AssetCheckDefinition {self.check_key!r}>"

@@ -343,5 +343,25 @@ class RunStorage(abc.ABC):
     def get_automation_evaluations(self) -> dict[str, Any]:
         """The latest `AutomationEvaluation` of each asset, by asset key string."""
 
+    # Asset checks: rows indexed from stored `AssetCheckEvaluated` events.
+
+    @abc.abstractmethod
+    def get_check_results(
+        self,
+        asset_key: AssetKey,
+        *,
+        check_name: str | None = None,
+        partition: str | None = None,
+        run_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Any]:
+        """An asset's `AssetCheckRecord` history, newest first (filtered when asked)."""
+
+    @abc.abstractmethod
+    def latest_check_results(
+        self, asset_keys: Iterable[AssetKey] | None = None
+    ) -> dict[AssetKey, list[Any]]:
+        """Per asset, the newest `AssetCheckRecord` of each (check, partition)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, most storages hold a pool
         """Release connections."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Double,
     ForeignKey,
@@ -29,6 +30,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "asset_check_results",
     "asset_materializations",
     "asset_partitions",
     "automation_evaluations",
@@ -276,4 +278,26 @@ automation_evaluations = Table(
     Column("requested", Integer, nullable=False),
     Column("reason", Text, nullable=False),
     Column("run_id", String(64)),
+)
+
+# One row per asset check evaluation (see migration 0009): latest per check and partition is
+# an index range scan; the full event stays in the event log.
+asset_check_results = Table(
+    "asset_check_results",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("asset_key", String(_KEY), nullable=False),
+    Column("check_name", String(_KEY), nullable=False),
+    Column("partition", String(_KEY), nullable=False),  # "" when unpartitioned
+    Column("run_id", String(64), nullable=False),
+    Column("step_key", String(_KEY), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("blocking", Boolean, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("description", Text),
+    Column("error", Text),
+    Column("timestamp", Double, nullable=False),
+    Index(None, "asset_key", "check_name", "partition", "id"),
+    Index(None, "run_id"),
 )

@@ -49,6 +49,7 @@ from raystra.events import (
     event_to_dict,
 )
 from raystra.storage import _automation_records as automation
+from raystra.storage import _check_records as checks
 from raystra.storage._backfill_records import (
     BackfillRecord,
     add_backfill,
@@ -180,6 +181,7 @@ class SqlRunStorage(RunStorage):
         ]
         partition_failures = any(isinstance(event, PartitionFailed) for event in events)
         run_updates = _run_updates(events)
+        check_rows = checks.check_rows(events)
 
         def store(conn: Connection) -> None:
             if materialized:
@@ -196,6 +198,7 @@ class SqlRunStorage(RunStorage):
                     index_partition_events(conn, [], events)
             for run_id, values in run_updates.items():
                 conn.execute(runs.update().where(runs.c.run_id == run_id).values(values))
+            checks.insert_check_results(conn, check_rows)
 
         # One transaction, so a batch is stored whole or not at all; a transaction the database
         # refused (busy, deadlock) is rerun whole, so nothing is lost or stored twice.
@@ -518,6 +521,31 @@ class SqlRunStorage(RunStorage):
     def get_automation_evaluations(self) -> dict[str, automation.AutomationEvaluation]:
         """The latest automation evaluation of each asset."""
         return automation.get_automation_evaluations(self._engine)
+
+    def get_check_results(
+        self,
+        asset_key: AssetKey,
+        *,
+        check_name: str | None = None,
+        partition: str | None = None,
+        run_id: str | None = None,
+        limit: int = 100,
+    ) -> list[checks.AssetCheckRecord]:
+        """An asset's check results, newest first."""
+        return checks.get_check_results(
+            self._engine,
+            asset_key,
+            check_name=check_name,
+            partition=partition,
+            run_id=run_id,
+            limit=limit,
+        )
+
+    def latest_check_results(
+        self, asset_keys: Iterable[AssetKey] | None = None
+    ) -> dict[AssetKey, list[checks.AssetCheckRecord]]:
+        """Per asset, the newest result of each (check, partition)."""
+        return checks.latest_check_results(self._engine, asset_keys)
 
     def close(self) -> None:
         """Close pooled connections; the storage must not be used afterwards."""

@@ -42,6 +42,7 @@ from raystra.events import (
 from raystra.storage._backfill_records import BackfillRecord
 from raystra.storage._base import RunRecord, RunStorage
 from raystra.testing._automation_storage_suite import AutomationStorageConformance
+from raystra.testing._check_storage_suite import CheckStorageConformance
 
 __all__ = ["RunStorageConformance"]
 
@@ -96,7 +97,7 @@ def _read(asset_key: AssetKey, partition: str | None, run_id: str | None) -> dic
     }
 
 
-class RunStorageConformance(AutomationStorageConformance):
+class RunStorageConformance(AutomationStorageConformance, CheckStorageConformance):
     """Behaviour shared by every run storage; override ``storage`` to test one."""
 
     @pytest.fixture
