@@ -114,6 +114,12 @@ def new_files_sensor(
             f"new_files_sensor {name!r}: partitions_def must be a DynamicPartitionsDefinition "
             f"(files add partitions as they land), got {partitions_def!r}."
         )
+    limit = max_files_per_tick
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidDefinitionError(
+            f"new_files_sensor {name!r}: max_files_per_tick={limit!r}; give a whole number "
+            "of files >= 1."
+        )
     options = dict(storage_options or {})
 
     def evaluate(context: SensorEvaluationContext) -> SensorResult:
