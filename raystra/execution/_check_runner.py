@@ -239,7 +239,8 @@ def _load(
 def _blocking_message(
     check: AssetCheckDefinition, step: Step, result: AssetCheckResult, error: ErrorInfo | None
 ) -> str:
-    where = f" (partitions {', '.join(step.partition_keys)})" if step.partition_keys else ""
+    keys = step.partition_keys
+    where = f" (partition{'s' if len(keys) > 1 else ''} {', '.join(keys)})" if keys else ""
     why = (
         f"it raised {error.type_name}: {error.message}"
         if error
