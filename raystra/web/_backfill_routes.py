@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -12,7 +13,9 @@ from raystra.api import PartitionRequest, cancel_backfill, resolve_selection
 from raystra.api._backfill import plan_assets
 from raystra.definitions._partitions import PartitionKeyRange
 from raystra.errors import NothingToRunError, RaystraError
+from raystra.events import AssetMaterialized, PartitionFailed
 from raystra.planning import AssetSelection
+from raystra.storage import RunStorage
 from raystra.storage._backfill_records import RESUMABLE, BackfillRecord
 from raystra.web._auth import require
 from raystra.web._context import WebContext, web_context
@@ -57,9 +60,40 @@ class BackfillRequest(BaseModel):
         return PartitionRequest(all=True)
 
 
-def backfill_json(record: BackfillRecord) -> dict[str, Any]:
-    """A backfill with its progress: target counts by status, done and total."""
+_IN_FLIGHT = ("RUNNING", "CANCELING")
+_OUTCOME_KINDS = {AssetMaterialized.kind: "materialized", PartitionFailed.kind: "failed"}
+
+
+def _live_counts(storage: RunStorage, record: BackfillRecord) -> dict[str, int]:
+    """Target counts of a backfill, with what its latest run did so far.
+
+    The stored target statuses change only when the backfill's run ends (or when a resume
+    reconciles an interrupted one); the run's materialization and failure events say which
+    targets are already done.
+    """
+    targets = dict(storage.backfill_target_statuses(record.backfill_id))
+    run_id = record.run_ids[-1]
+    for item in storage.get_events(run_id, kinds=list(_OUTCOME_KINDS)):
+        event = item.event
+        if not isinstance(event, AssetMaterialized | PartitionFailed):
+            continue
+        target = (event.asset_key.to_user_string(), event.partition)
+        if targets.get(target) in RESUMABLE:
+            targets[target] = _OUTCOME_KINDS[event.kind]
+    return dict(Counter(targets.values()))
+
+
+def backfill_json(record: BackfillRecord, storage: RunStorage | None = None) -> dict[str, Any]:
+    """A backfill with its progress: target counts by status, done and total.
+
+    With ``storage``, a backfill in flight (or interrupted) counts what its latest run
+    finished so far.
+    """
     counts = dict(record.counts)
+    # In flight, or interrupted before its run settled the targets (Ctrl-C, SIGTERM).
+    unsettled = record.status in _IN_FLIGHT or counts.get("requested", 0) > 0
+    if storage is not None and unsettled and record.run_ids:
+        counts = _live_counts(storage, record)
     done = sum(n for status, n in counts.items() if status not in RESUMABLE)
     return {
         "backfill_id": record.backfill_id,
@@ -88,13 +122,14 @@ def _backfill_or_404(ctx: WebContext, backfill_id: str) -> BackfillRecord:
 @router.get("/backfills")
 def list_backfills(ctx: Context, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
     """Most recent backfills first, with progress."""
-    return {"backfills": [backfill_json(r) for r in ctx.storage.list_backfills(limit=limit)]}
+    backfills = ctx.storage.list_backfills(limit=limit)
+    return {"backfills": [backfill_json(r, ctx.storage) for r in backfills]}
 
 
 @router.get("/backfills/{backfill_id}")
 def get_backfill(ctx: Context, backfill_id: str) -> dict[str, Any]:
     """One backfill and its progress."""
-    return backfill_json(_backfill_or_404(ctx, backfill_id))
+    return backfill_json(_backfill_or_404(ctx, backfill_id), ctx.storage)
 
 
 @router.post("/backfills", status_code=201, dependencies=[Depends(require("launcher"))])
@@ -148,7 +183,7 @@ def cancel(ctx: Context, backfill_id: str) -> dict[str, Any]:
         for launch in ctx.launcher.running():
             if launch.launch_id.split("-resume-")[0] == record.backfill_id:
                 ctx.launcher.cancel(launch.launch_id)
-    return backfill_json(updated)
+    return backfill_json(updated, ctx.storage)
 
 
 @router.post(
@@ -184,4 +219,4 @@ def resume(ctx: Context, backfill_id: str) -> dict[str, Any]:
         launch,
         lambda: bool(set(ctx.storage.get_backfill(record.backfill_id).run_ids) - before),
     )
-    return backfill_json(ctx.storage.get_backfill(record.backfill_id))
+    return backfill_json(ctx.storage.get_backfill(record.backfill_id), ctx.storage)

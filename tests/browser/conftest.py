@@ -98,6 +98,49 @@ defs = Definitions(assets=specs)
 """
 
 
+# Partitions, backfills, live logs and traces: steps hold while a flag file the test
+# creates exists, so the browser sees them in progress.
+FLOWS_PROJECT = """
+import time
+from pathlib import Path
+
+from raystra import Definitions, StaticPartitionsDefinition, asset
+
+FLAGS = Path(__file__).parent / "flags"
+
+
+def hold(name, context=None):
+    flag = FLAGS / f"hold-{name}"
+    deadline = time.monotonic() + 120
+    while flag.exists() and time.monotonic() < deadline:
+        if context is not None:
+            context.log.info("waiting for %s to go away", flag.name)
+        time.sleep(0.5 if context is not None else 0.05)
+
+
+@asset(group_name="events", description="Fifty thousand partitions.",
+       partitions_def=StaticPartitionsDefinition([f"p{i:05d}" for i in range(50_000)]))
+def events(context) -> int:
+    hold(context.partition_key)
+    if (FLAGS / "fail").exists():
+        raise RuntimeError(f"events {context.partition_key} was told to fail")
+    return int(context.partition_key[1:])
+
+
+@asset(group_name="slow", description="Logs, then waits for its flag file.")
+def waiter(context) -> int:
+    context.log.info("waiter started, step one of two")
+    hold("waiter", context)
+    context.log.info("waiter done")
+    return 1
+
+
+defs = Definitions(assets=[events, waiter])
+"""
+
+TRACE_URL = "http://jaeger.test:16686/trace/{trace_id}"
+
+
 @dataclass
 class Server:
     """A running `raystra ui`: its base URL, process, home and project folder."""
@@ -123,8 +166,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(tmp: Path, project_source: str, *, extra: list[str] | None = None) -> Server:
-    """Write the project, start ``raystra ui -f PROJECT`` on a free port, wait until it answers."""
+def start_server(
+    tmp: Path,
+    project_source: str,
+    *,
+    extra: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    command_name: str = "ui",
+) -> Server:
+    """Write the project, start ``raystra ui -f PROJECT`` (or ``dev``) on a free port, wait
+    until it answers."""
     project = tmp / "project"
     (project / "flags").mkdir(parents=True)
     path = project / "ui_project.py"
@@ -132,13 +183,15 @@ def start_server(tmp: Path, project_source: str, *, extra: list[str] | None = No
     home = tmp / "home"
     home.mkdir()
     port = _free_port()
-    env = {**os.environ, "RAYSTRA_HOME": str(home), "RAYSTRA_EXECUTOR": "in_process"}
-    env.pop("RAYSTRA_STORAGE_URL", None)
+    environ = {**os.environ, "RAYSTRA_HOME": str(home), "RAYSTRA_EXECUTOR": "in_process"}
+    environ.pop("RAYSTRA_STORAGE_URL", None)
+    environ.update(env or {})
     log = tmp / "server.log"
-    command = [sys.executable, "-m", "raystra.cli", "ui", "-f", str(path), "--port", str(port)]
+    command = [sys.executable, "-m", "raystra.cli", command_name, "-f", str(path)]
+    command += ["--port", str(port)]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*command, *(extra or [])], env=env, stdout=out, stderr=subprocess.STDOUT
+            [*command, *(extra or [])], env=environ, stdout=out, stderr=subprocess.STDOUT
         )
     server = Server(f"http://127.0.0.1:{port}", process, home, project, log)
     deadline = time.monotonic() + 90
@@ -180,6 +233,29 @@ def large_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = start_server(tmp_path_factory.mktemp("ui-large"), LARGE_PROJECT)
     yield server
     stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def flows_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """FLOWS_PROJECT, its runs traced (console exporter) and linked to TRACE_URL."""
+    env = {"OTEL_TRACES_EXPORTER": "console", "RAYSTRA_TRACE_URL": TRACE_URL}
+    server = start_server(tmp_path_factory.mktemp("ui-flows"), FLOWS_PROJECT, env=env)
+    yield server
+    stop_server(server)
+
+
+def wait_api(
+    check: Any, *, timeout: float = 120.0, what: str = "the server", every: float = 0.3
+) -> Any:
+    """Poll ``check()`` until it returns something truthy (setting up state through the API)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,13 @@ def _scale(page: Any) -> float:
     return float(page.locator("svg.graph-svg").get_attribute("data-scale"))
 
 
+def _wait_scale(page: Any, condition: str) -> None:
+    """Wait until the view's scale ``k`` satisfies ``condition`` (a JavaScript expression)."""
+    page.wait_for_function(
+        f"(k => {condition})(Number(document.querySelector('svg.graph-svg').dataset.scale))"
+    )
+
+
 def test_two_thousand_assets_render_search_zoom_and_open(large_server: Server, page: Any) -> None:
     page.goto(large_server.url + "/")
     page.get_by_test_id("layout-info").wait_for(timeout=LAYOUT_TIMEOUT_MS)
@@ -36,20 +43,20 @@ def test_two_thousand_assets_render_search_zoom_and_open(large_server: Server, p
     count = page.get_by_test_id("selection-count")
     count.wait_for()
     assert count.inner_text() == "200 selected"
-    page.wait_for_function(f"Number(document.querySelector('svg.graph-svg').dataset.scale) > {whole}")
+    _wait_scale(page, f"k > {whole}")
     shot(page, "21-large-graph-group")
 
     # Zoom buttons and the mouse wheel change the scale; nodes appear once labels are readable.
     before = _scale(page)
     page.get_by_title("Zoom in").click()
-    page.wait_for_function(f"Number(document.querySelector('svg.graph-svg').dataset.scale) > {before}")
+    _wait_scale(page, f"k > {before}")
     box = page.locator(".graph-box").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     before = _scale(page)
     page.mouse.wheel(0, -600)
-    page.wait_for_function(f"Number(document.querySelector('svg.graph-svg').dataset.scale) > {before}")
+    _wait_scale(page, f"k > {before}")
     page.get_by_title("Fit the whole graph").click()
-    page.wait_for_function(f"Math.abs(Number(document.querySelector('svg.graph-svg').dataset.scale) - {whole}) < 0.001")
+    _wait_scale(page, f"Math.abs(k - {whole}) < 0.001")
 
     # One asset and its neighbours: few enough to zoom in to labelled, clickable nodes.
     wanted = set(large_server.api("GET", "/api/selection?q=" + quote("1+a1234+1"))["keys"])

@@ -82,3 +82,42 @@ def test_cancel_a_running_backfill(client: TestClient, project: Path) -> None:
     assert final["status"] == "CANCELED"
     run = client.get(f"/api/runs/{final['run_ids'][0]}").json()
     assert run["status"] == "CANCELED"
+
+
+def test_progress_counts_what_the_running_backfill_finished_and_survives_a_cancel(
+    client: TestClient, project: Path
+) -> None:
+    flags = project.parent / "flags"
+    hold = flags / "hold-2024-03-04"
+    hold.touch()
+    try:
+        response = client.post(
+            "/api/backfills",
+            json={"selection": "daily_sales", "from": "2024-03-01", "to": "2024-03-06"},
+        )
+        backfill_id = response.json()["backfill_id"]
+        wait_for(lambda: (flags / "held-2024-03-04").exists(), what="the fourth day to start")
+        # Events reach storage in batches: the three finished days show within moments.
+        running = wait_for(
+            lambda: (b := client.get(f"/api/backfills/{backfill_id}").json())["done"] == 3 and b,
+            what="three days done",
+        )
+        assert running["status"] == "RUNNING"
+        assert running["counts"] == {"materialized": 3, "requested": 3}
+        assert (running["done"], running["total"]) == (3, 6)
+        listed = client.get("/api/backfills").json()["backfills"][0]
+        assert listed["counts"] == running["counts"]
+
+        # SIGTERM interrupts the held step; the three committed days still count.
+        assert client.post(f"/api/backfills/{backfill_id}/cancel").status_code == 202
+        canceled = _finished(client, backfill_id)
+    finally:
+        hold.unlink()
+    assert canceled["status"] == "CANCELED"
+    assert canceled["counts"]["materialized"] == 3
+    assert canceled["done"] == 3
+
+    assert client.post(f"/api/backfills/{backfill_id}/resume").status_code == 202
+    final = _finished(client, backfill_id)
+    assert (final["status"], final["counts"]) == ("COMPLETED", {"materialized": 6})
+    assert client.get("/api/assets/daily_sales/partitions").json()["states"] == "ffffffm"

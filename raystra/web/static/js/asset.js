@@ -47,7 +47,7 @@ function History({ items }) {
 }
 
 function Partitions({ assetKey, me }) {
-  const [data, error] = usePoll(() => api.get(`/api/assets/${keyPath(assetKey)}/partitions`), [assetKey], { ms: 4000, active: (d) => d && d.states.includes("R") });
+  const [data, error] = usePoll(() => api.get(`/api/assets/${keyPath(assetKey)}/partitions`), [assetKey], { ms: 4000, active: (d) => d && d.states.includes("r") });
   const [range, setRange] = useState(null);
   if (error) return html`<${ErrorBox} error=${error} />`;
   if (!data) return html`<p class="muted">Loading partitions…</p>`;

@@ -5,6 +5,8 @@ import { openLaunch } from "./launch.js";
 import { Badge, ErrorBox, can, fmtNumber, fmtTime, href, html, isActive, navigate, pick, runHref, runStart, selectionText, usePoll } from "./util.js";
 
 const bfId = (b) => String(pick(b, "backfill_id", "id"));
+// CANCELING is still in flight: keep polling until the driver records CANCELED.
+const inFlight = (b) => b && (isActive(b.status) || String(b.status).toUpperCase() === "CANCELING");
 
 // Target counts by status (`counts`: materialized, failed, in_progress, requested, ...) as
 // {total, done, failed, running}.
@@ -36,16 +38,18 @@ function rangeText(b) {
   if (!p) return "–";
   if (typeof p === "string") return p;
   if (Array.isArray(p)) return p.length > 3 ? `${p.slice(0, 3).join(", ")} … (${p.length})` : p.join(", ");
+  const only = p.only ? ` (only ${p.only})` : "";
+  if (Array.isArray(p.range) && p.range.length === 2) return `${p.range[0]} … ${p.range[1]}${only}`;
   const from = pick(p, "from", "from_", "start");
   if (from !== undefined) return `${from} … ${pick(p, "to", "end")}`;
   const keys = pick(p, "keys", "partitions");
   if (Array.isArray(keys)) return keys.length > 3 ? `${keys.slice(0, 3).join(", ")} … (${keys.length})` : keys.join(", ");
-  if (p.all) return "all partitions";
-  return Object.entries(p).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : v}`).join("; ") || "–";
+  if (p.all) return `all partitions${only}`;
+  return Object.entries(p).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : v}`).join("; ") || "–";
 }
 
 export function BackfillsPage({ me }) {
-  const [data, error] = usePoll(() => api.get("/api/backfills"), [], { ms: 2000, active: (d) => (d?.backfills || d || []).some?.((b) => isActive(b.status)) });
+  const [data, error] = usePoll(() => api.get("/api/backfills"), [], { ms: 2000, active: (d) => (d?.backfills || d || []).some?.(inFlight) });
   const list = data ? (Array.isArray(data) ? data : data.backfills) : null;
   return html`
     <div class="page">
@@ -70,8 +74,8 @@ export function BackfillsPage({ me }) {
 }
 
 export function BackfillPage({ id, me }) {
-  const [b, error, reload] = usePoll(() => api.get(`/api/backfills/${encodeURIComponent(id)}`), [id], { ms: 1500, active: (d) => d && isActive(d.status) });
-  const [runs] = usePoll(() => api.get(`/api/runs${query({ backfill: id, limit: 100 })}`), [id, b && b.status], {});
+  const [b, error, reload] = usePoll(() => api.get(`/api/backfills/${encodeURIComponent(id)}`), [id], { ms: 1500, active: inFlight });
+  const [runs] = usePoll(() => api.get(`/api/runs${query({ backfill: id, limit: 100 })}`), [id, b && b.status, b && (b.run_ids || []).length], {});
   const [actionError, setActionError] = useState(null);
   async function act(what) {
     setActionError(null);
@@ -92,7 +96,8 @@ export function BackfillPage({ id, me }) {
       <div class="crumbs"><a href=${href("backfills")}>Backfills</a> / <span class="mono">${id}</span></div>
       <div class="page-head"><h1 class="mono">${id}</h1><span data-testid="backfill-status"><${Badge} status=${b.status} /></span><div class="spacer"></div>
         ${can(me, "cancel") && isActive(b.status) && html`<button class="danger" onClick=${() => act("cancel")}>Cancel backfill</button>`}
-        ${can(me, "backfill") && !isActive(b.status) && st !== "COMPLETED" && p.done < p.total && html`<button class="primary" onClick=${() => act("resume")}>Resume</button>`}
+        ${st === "CANCELING" && html`<span class="muted">Canceling…</span>`}
+        ${can(me, "backfill") && !inFlight(b) && st !== "COMPLETED" && p.done < p.total && html`<button class="primary" onClick=${() => act("resume")}>Resume</button>`}
       </div>
       <${ErrorBox} error=${actionError || error} />
       <section class="card wide">
