@@ -22,7 +22,13 @@ from raystra.cli._render import (
     status_text,
 )
 from raystra.errors import RaystraError
-from raystra.events import AssetMaterialized, LogMessage, RunFailed, StepRetrying
+from raystra.events import (
+    AssetCheckEvaluated,
+    AssetMaterialized,
+    LogMessage,
+    RunFailed,
+    StepRetrying,
+)
 
 __all__ = ["app"]
 
@@ -118,6 +124,7 @@ def show_run(run_id: RunArgument) -> None:
         )
     console.print(table)
     _print_materializations(console, run)
+    _print_checks(console, run)
     _print_problems(console, run, list(stats.values()))
 
 
@@ -172,6 +179,35 @@ def _print_materializations(console: Console, run: api.RunRecord) -> None:
         parts.append(f"{text} ({rows} rows)" if rows is not None else text)
     if parts:
         console.print(Text("Materialized: ", style="bold") + Text(", ".join(parts)))
+
+
+def _print_checks(console: Console, run: api.RunRecord) -> None:
+    """The run's asset check results: one row per check and partition."""
+    events = api.run_events(run.run_id, kinds=[AssetCheckEvaluated.kind])
+    if not events:
+        return
+    table = Table(header_style="bold", title="Asset checks", title_justify="left")
+    for column in ("check", "partition", "result", "severity", "details"):
+        table.add_column(column, overflow="fold")
+    for event in events:
+        assert isinstance(event, AssetCheckEvaluated)
+        if event.passed:
+            result = Text("passed", style="green")
+        else:
+            style = "red" if event.severity == "ERROR" else "yellow"
+            result = Text("blocked" if event.blocks else "failed", style=style)
+        details = Text(event.description or "")
+        if event.metadata:
+            shown = ", ".join(f"{k}={v}" for k, v in list(event.metadata.items())[:4])
+            details.append(f" ({shown})" if details.plain else shown, style="dim")
+        table.add_row(
+            Text(f"{event.asset_key.to_user_string()}:{event.check_name}"),
+            event.partition or "-",
+            result,
+            event.severity + (" blocking" if event.blocking else ""),
+            details,
+        )
+    console.print(table)
 
 
 def _print_problems(console: Console, run: api.RunRecord, stats: list[api.StepStats]) -> None:

@@ -244,7 +244,8 @@ def _blocking_message(
     why = (
         f"it raised {error.type_name}: {error.message}"
         if error
-        else (result.description or "it did not pass")
+        else result.description
+        or (f"expected {check.description.strip()}" if check.description else "it did not pass")
     )
     return (
         f"Blocking check {check.name!r} of asset {check.asset_key.to_user_string()!r} failed"
