@@ -12,6 +12,9 @@ __all__ = [
     "ASSET_KEYS",
     "BACKFILL_ID",
     "BACKFILL_TARGET_STATE",
+    "CHECK_NAME",
+    "CHECK_PASSED",
+    "CHECK_SEVERITY",
     "ERROR_TYPE",
     "EXECUTOR",
     "IO_BYTES",
@@ -67,5 +70,10 @@ IO_OUTPUT = "raystra.io.output"  # output name for writes
 IO_PATH = "raystra.io.path"
 IO_ROWS = "raystra.io.rows"
 IO_BYTES = "raystra.io.bytes"
+
+# Asset check spans (``raystra.check``): which check, and its result.
+CHECK_NAME = "raystra.check.name"
+CHECK_PASSED = "raystra.check.passed"
+CHECK_SEVERITY = "raystra.check.severity"  # ERROR | WARN
 
 ERROR_TYPE = "error.type"  # OpenTelemetry semantic convention: the exception's class name

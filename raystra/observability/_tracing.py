@@ -7,7 +7,10 @@ Shape (docs/observability.md has the attribute table):
   of the upstream steps whose outputs it consumed (fan-in); its id is `step_span_id`, so the
   worker running the attempt parents its own spans to it without asking anyone;
 - ``raystra.io.read`` / ``raystra.compute`` / ``raystra.io.write``: children of the step span,
-  timed where the step ran and shipped back with its report (`raystra.events.StepSpans`).
+  timed where the step ran and shipped back with its report (`raystra.events.StepSpans`);
+- ``raystra.check``: one per asset check result (per partition), a child of the run span
+  linked to the span of the asset step whose value it checked, with the check's name, result
+  and severity.
 
 Terminal state comes from the driver's events, never from the worker alone: an attempt whose
 worker was killed still gets its span, marked as an error, from the events the executor
@@ -35,6 +38,7 @@ from typing import Any
 
 from raystra.errors import RaystraError
 from raystra.events import (
+    AssetCheckEvaluated,
     AssetMaterialized,
     Event,
     RunCanceled,
@@ -284,6 +288,7 @@ class TracingObserver(RunObserver):
             StepStarted: self._step_started,
             StepSpans: self._step_spans,
             AssetMaterialized: self._materialized,
+            AssetCheckEvaluated: self._check_evaluated,
             StepSucceeded: self._step_succeeded,
             StepFailed: self._step_failed,
             StepRetrying: self._step_retrying,
@@ -349,6 +354,40 @@ class TracingObserver(RunObserver):
         open_attempt = self._open.get((event.step_key, self._latest_attempt.get(event.step_key, 1)))
         if open_attempt is not None:
             open_attempt.materialized.append(event)
+
+    def _check_evaluated(self, event: AssetCheckEvaluated) -> None:
+        open_attempt = self._open.get((event.step_key, self._latest_attempt.get(event.step_key, 1)))
+        started = open_attempt.started.timestamp if open_attempt else event.timestamp
+        attributes: dict[str, Any] = {
+            attrs.RUN_ID: self._run_id,
+            attrs.STEP_KEY: event.step_key,
+            attrs.ASSET_KEY: event.asset_key.to_user_string(),
+            attrs.CHECK_NAME: event.check_name,
+            attrs.CHECK_PASSED: event.passed,
+            attrs.CHECK_SEVERITY: event.severity,
+        }
+        if event.partition is not None:
+            attributes[attrs.PARTITION_KEY] = event.partition
+        links: list[tuple[int, int, Mapping[str, Any]]] = []
+        target = event.target_step_key
+        if target is not None and target in self._latest_attempt:
+            target_span = self._span_id(target, self._latest_attempt[target])
+            links.append((self.trace_id, target_span, {attrs.STEP_KEY: target}))
+        error = None
+        if event.error is not None:
+            error = (event.error.type_name, event.error.message, event.error.traceback)
+        elif not event.passed and event.severity == "ERROR":
+            error = ("AssetCheckFailed", event.description or "the check did not pass", "")
+        self._spans.emit(
+            "raystra.check",
+            span_id=_random_span_id(),
+            parent_id=self.run_span_id,
+            start_ns=_ns(started),
+            end_ns=_ns(event.timestamp),
+            attributes=attributes,
+            error=error,
+            links=links,
+        )
 
     def _step_succeeded(self, event: StepSucceeded) -> None:
         self._close(event.step_key, event.attempt, event.timestamp, "success", None)
@@ -464,6 +503,8 @@ class TracingObserver(RunObserver):
         step = self._step(step_key)
         if step is None:
             return attributes
+        if step.checked_asset is not None:
+            attributes[attrs.ASSET_KEY] = step.checked_asset.to_user_string()
         if step.asset_keys:
             attributes[attrs.ASSET_KEY] = step.asset_keys[0].to_user_string()
             if len(step.asset_keys) > 1:
