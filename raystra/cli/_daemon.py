@@ -55,7 +55,10 @@ def daemon(
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    # raystra's own records (launch outcomes, failed ticks, catch-up) at INFO; libraries only
+    # when they warn (alembic would otherwise narrate every migration of a new database).
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("raystra").setLevel(logging.INFO)
     what = f"{len(defs.schedules)} schedule(s), {len(defs.sensors)} sensor(s)" if defs else "runs"
     console.print(f"raystra daemon: {what}, every {interval:g} s (SIGTERM to stop)")
     daemon_loop(stop, interval=interval, definitions=defs, max_concurrent_runs=max_concurrent_runs)
