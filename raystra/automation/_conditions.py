@@ -73,9 +73,21 @@ class _Snapshot:
         self._run_ids: dict[AssetKey, dict[str | None, str]] = {}
         self.busy: set[str] = set()
         for run in storage.get_runs(limit=500, statuses=[RunStatus.QUEUED, RunStatus.STARTED]):
-            self.busy.update(run.selection)
+            self.busy.update(self._asset_labels(run.selection))
         for pending in storage.pending_launches(limit=500):
             self.busy.update(pending.request.get("selection") or ())
+
+    def _asset_labels(self, step_keys: Iterable[str]) -> set[str]:
+        """The assets a run's steps materialize: a multi-asset's step is named after its
+        function, not after the assets it writes."""
+        labels = set(step_keys)
+        for step_key in step_keys:
+            try:
+                node = self.definitions.get_node_by_step_key(step_key)
+            except KeyError:  # an op of a job, or a step these definitions no longer have
+                continue
+            labels.update(k.to_user_string() for k in node.keys)
+        return labels
 
     def materialized(self, key: AssetKey) -> set[str | None]:
         if key not in self._materialized:

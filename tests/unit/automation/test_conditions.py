@@ -13,12 +13,14 @@ from datetime import UTC, datetime
 
 from raystra import (
     AssetKey,
+    AssetOut,
     AutomationCondition,
     DailyPartitionsDefinition,
     Definitions,
     StaticPartitionsDefinition,
     asset,
     materialize,
+    multi_asset,
 )
 from raystra.storage import RunStorage
 
@@ -255,3 +257,38 @@ def test_eager_retries_a_failed_first_materialization_after_the_next_upstream_ch
     assert len(daemon.step(minutes=1).launched) == 1
     assert materializations(storage, "follower") == {None: 1}
     assert daemon.step(minutes=1).launched == []
+
+
+def test_a_multi_asset_run_in_progress_holds_back_what_reads_its_outputs(stepped, storage) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    @multi_asset(outs={"left": AssetOut(), "right": AssetOut()})
+    def split() -> tuple[int, int]:
+        started.set()
+        assert release.wait(30), "the test never released the run"
+        return 1, 2
+
+    @asset(automation_condition=AutomationCondition.on_missing())
+    def uses_left(left: int) -> int:
+        return left
+
+    defs = Definitions(assets=[split, uses_left])
+    daemon = stepped(defs)
+    release.set()
+    materialize(defs, "left, right", storage=storage)
+    started.clear()
+    release.clear()
+    run = threading.Thread(
+        target=materialize, args=(defs, "left, right"), kwargs={"storage": storage}
+    )
+    run.start()
+    try:
+        assert started.wait(30)
+        # The run's step is "split", but it is materializing left: wait for its new data.
+        assert daemon.step(minutes=1).launched == []
+        assert "waiting for upstream left" in reason(storage, "uses_left")
+    finally:
+        release.set()
+        run.join(30)
+    assert len(daemon.step(minutes=1).launched) == 1
+    assert materializations(storage, "uses_left") == {None: 1}
