@@ -145,6 +145,61 @@ def asset_partitions(ctx: Context, key: str) -> dict[str, Any]:
     }
 
 
+@router.get("/assets/{key:path}/checks")
+def asset_checks(
+    ctx: Context,
+    key: str,
+    limit: Annotated[int, Query(ge=1, le=1000, description="History entries to return")] = 100,
+) -> dict[str, Any]:
+    """An asset's checks: each defined check with its newest result (per partition when the
+    asset is partitioned: ``partitions`` maps partition key to result), and the history of
+    results, newest first. A check that never ran has ``latest: null``."""
+    defs = ctx.definitions
+    asset_key = asset_key_or_404(defs, key)
+    defined = defs.checks_for(asset_key)
+    latest = ctx.storage.latest_check_results([asset_key]).get(asset_key, []) if defined else []
+    history = ctx.storage.get_check_results(asset_key, limit=limit) if defined else []
+    checks = []
+    for check in defined:
+        mine = [r for r in latest if r.check_name == check.name]
+        newest = max(mine, key=lambda r: r.storage_id, default=None)
+        partitioned = [r for r in mine if r.partition is not None]
+        checks.append(
+            {
+                "name": check.name,
+                "check_key": check.check_key,
+                "description": check.description,
+                "blocking": check.blocking,
+                "latest": _check_json(newest) if newest is not None else None,
+                "partitions": {r.partition: _check_json(r) for r in partitioned}
+                if defs.partitions_def_for(asset_key) is not None
+                else None,
+                "failed_partitions": sorted(str(r.partition) for r in partitioned if not r.passed),
+            }
+        )
+    return {
+        "key": key_string(asset_key),
+        "checks": checks,
+        "history": [_check_json(record) for record in history],
+    }
+
+
+def _check_json(record: Any) -> dict[str, Any]:
+    return {
+        "check_name": record.check_name,
+        "partition": record.partition,
+        "run_id": record.run_id,
+        "passed": record.passed,
+        "severity": record.severity,
+        "blocking": record.blocking,
+        "blocked": record.blocked,
+        "description": record.description,
+        "metadata": json_safe(record.metadata),
+        "error": record.error,
+        "timestamp": record.timestamp,
+    }
+
+
 @router.get("/assets/{key:path}")
 def get_asset(
     ctx: Context,

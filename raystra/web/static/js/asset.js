@@ -63,6 +63,38 @@ function Partitions({ assetKey, me }) {
     </div>`;
 }
 
+// Asset checks: each check's newest result (failing partitions listed), then the history.
+function checkBadge(r) {
+  if (!r) return html`<span class="badge queued">not run</span>`;
+  if (r.passed) return html`<span class="badge st-fresh">passed</span>`;
+  return html`<span class=${`badge ${r.severity === "ERROR" ? "st-failed" : "st-stale"}`}>${r.blocked ? "blocked" : "failed"} (${r.severity})</span>`;
+}
+
+function Checks({ assetKey }) {
+  const [data, error] = usePoll(() => api.get(`/api/assets/${keyPath(assetKey)}/checks`), [assetKey], { ms: 5000, active: () => true });
+  if (error) return html`<${ErrorBox} error=${error} />`;
+  if (!data || data.checks.length === 0) return null;
+  return html`
+    <section class="card wide" data-testid="checks"><h3>Checks <span class="muted">(${data.checks.length})</span></h3>
+      <table class="table">
+        <thead><tr><th>Check</th><th>Latest</th><th>Blocking</th><th>Failing partitions</th><th>Details</th><th>Run</th></tr></thead>
+        <tbody>${data.checks.map((c) => html`<tr data-check=${c.name}>
+          <td class="mono" title=${c.description || ""}>${c.name}</td>
+          <td>${checkBadge(c.latest)}</td>
+          <td>${c.blocking ? "yes" : "no"}</td>
+          <td class="mono">${c.failed_partitions.length ? c.failed_partitions.slice(0, 5).join(", ") + (c.failed_partitions.length > 5 ? ` +${c.failed_partitions.length - 5}` : "") : "–"}</td>
+          <td>${c.latest && c.latest.description ? c.latest.description : "–"}${c.latest && c.latest.error ? html`<details><summary>traceback</summary><pre class="mono">${c.latest.error}</pre></details>` : ""}</td>
+          <td class="mono">${c.latest ? html`<a href=${runHref(c.latest.run_id)}>${c.latest.run_id.slice(0, 8)}</a>` : "–"}</td>
+        </tr>`)}</tbody>
+      </table>
+      ${data.history.length > 0 && html`<details><summary>History (${data.history.length})</summary>
+        <table class="table"><thead><tr><th>When</th><th>Check</th><th>Partition</th><th>Result</th><th>Metadata</th></tr></thead>
+          <tbody>${data.history.map((r) => html`<tr>
+            <td class="nowrap">${fmtTime(r.timestamp)}</td><td class="mono">${r.check_name}</td><td class="mono">${r.partition || "–"}</td>
+            <td>${checkBadge(r)}</td><td><${MetaValue} value=${r.metadata} /></td></tr>`)}</tbody></table></details>`}
+    </section>`;
+}
+
 export function AssetPage({ assetKey, me }) {
   const [a, error] = usePoll(() => api.get(`/api/assets/${keyPath(assetKey)}`), [assetKey], { ms: 5000, active: () => true });
   if (error && !a) return html`<div class="page"><${ErrorBox} error=${error} /></div>`;
@@ -95,6 +127,7 @@ export function AssetPage({ assetKey, me }) {
         <section class="card"><h3>Downstream</h3><${KeyList} keys=${a.dependents} /></section>
       </div>
       ${a.partitions_def && html`<section class="card wide"><h3>Partitions</h3><p class="muted small">Drag across the bar to select a range to backfill; click one partition to materialize it.</p><${Partitions} assetKey=${assetKey} me=${me} /></section>`}
+      <${Checks} assetKey=${assetKey} />
       <section class="card wide"><h3>Materializations <span class="muted">(${mats.length})</span></h3><${History} items=${mats} /></section>
     </div>`;
 }
