@@ -109,13 +109,11 @@ from raystra import Definitions, StaticPartitionsDefinition, asset
 FLAGS = Path(__file__).parent / "flags"
 
 
-def hold(name, context=None):
+def hold(name):
     flag = FLAGS / f"hold-{name}"
     deadline = time.monotonic() + 120
     while flag.exists() and time.monotonic() < deadline:
-        if context is not None:
-            context.log.info("waiting for %s to go away", flag.name)
-        time.sleep(0.5 if context is not None else 0.05)
+        time.sleep(0.05)
 
 
 @asset(group_name="events", description="Fifty thousand partitions.",
@@ -127,15 +125,22 @@ def events(context) -> int:
     return int(context.partition_key[1:])
 
 
-@asset(group_name="slow", description="Logs, then waits for its flag file.")
-def waiter(context) -> int:
-    context.log.info("waiter started, step one of two")
-    hold("waiter", context)
-    context.log.info("waiter done")
+@asset(group_name="slow", description="Waits for its flag file, then logs three lines.")
+def prepare(context) -> int:
+    hold("prepare")
+    for i in range(3):
+        context.log.info("prepare line %d of 3", i + 1)
+    return 3
+
+
+@asset(group_name="slow", description="Waits for its flag file after prepare.")
+def waiter(context, prepare: int) -> int:
+    hold("waiter")
+    context.log.info("waiter done after %d lines", prepare)
     return 1
 
 
-defs = Definitions(assets=[events, waiter])
+defs = Definitions(assets=[events, prepare, waiter])
 """
 
 TRACE_URL = "http://jaeger.test:16686/trace/{trace_id}"
