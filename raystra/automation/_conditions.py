@@ -3,7 +3,8 @@
 Rules (docs/automation.md has the long form). An upstream is *present* when it has data for
 the partition (for the same partitioning: that partition; otherwise: any materialization);
 external assets always count as present. An asset with a run in progress, or an upstream
-requested or in progress, waits.
+requested or in progress, waits; so does one whose upstream's newest data failed a blocking
+asset check in the run that wrote it (that run skipped its downstream steps on purpose).
 
 * ``on_missing``: a missing asset (partition) with every upstream present, requested once
   (a run that failed is not requested again; materialize it by hand).
@@ -71,6 +72,7 @@ class _Snapshot:
         self._materialized: dict[AssetKey, set[str | None]] = {}
         self._stale: dict[AssetKey, set[str | None]] = {}
         self._run_ids: dict[AssetKey, dict[str | None, str]] = {}
+        self._blocked: dict[AssetKey, dict[str | None, str]] = {}
         self.busy: set[str] = set()
         for run in storage.get_runs(limit=500, statuses=[RunStatus.QUEUED, RunStatus.STARTED]):
             self.busy.update(self._asset_labels(run.selection))
@@ -105,6 +107,19 @@ class _Snapshot:
             self._run_ids[key] = self.storage.partition_run_ids(key)
         return self._run_ids[key]
 
+    def blocked(self, key: AssetKey) -> dict[str | None, str]:
+        """Partitions whose newest data failed a blocking check in the run that wrote it,
+        and the check's name."""
+        if key not in self._blocked:
+            found: dict[str | None, str] = {}
+            if self.definitions.checks_for(key):
+                run_ids = self.run_ids(key)
+                for result in self.storage.latest_check_results([key]).get(key, []):
+                    if result.blocked and run_ids.get(result.partition) == result.run_id:
+                        found.setdefault(result.partition, result.check_name)
+            self._blocked[key] = found
+        return self._blocked[key]
+
 
 def _candidates(
     partitions_def: PartitionsDefinition | None, snap: _Snapshot, now: datetime
@@ -127,6 +142,20 @@ def _present(snap: _Snapshot, key: AssetKey, parent: AssetKey, partition: str | 
     if partition is not None and defs.partitions_def_for(parent) == defs.partitions_def_for(key):
         return partition in snap.materialized(parent)
     return parent in snap.latest
+
+
+def _held_back(
+    snap: _Snapshot, key: AssetKey, parent: AssetKey, partition: str | None
+) -> str | None:
+    """The blocking check ``parent``'s data for ``partition`` of ``key`` failed, if any."""
+    blocked = snap.blocked(parent)
+    if not blocked:
+        return None
+    defs = snap.definitions
+    if partition is not None and defs.partitions_def_for(parent) == defs.partitions_def_for(key):
+        return blocked.get(partition)
+    newest = snap.latest.get(parent)
+    return blocked.get(newest.partition) if newest is not None else None
 
 
 def _version(snap: _Snapshot, key: AssetKey, parent: AssetKey, partition: str | None) -> str:
@@ -183,6 +212,12 @@ def _decide(
         absent = [p.to_user_string() for p in parents if not _present(snap, key, p, partition)]
         if absent:
             reasons.append(f"{where}: upstream {', '.join(absent)} has no data")
+            continue
+        held = [(p, _held_back(snap, key, p, partition)) for p in parents]
+        failed = [f"{p.to_user_string()} failed blocking check {c}" for p, c in held if c]
+        if failed:
+            # The run that wrote it skipped its downstream steps; do not undo that here.
+            reasons.append(f"{where}: upstream {', '.join(failed)}")
             continue
         have = key in snap.latest if partition is None else partition in snap.materialized(key)
         suffix = "" if partition is None else f":{partition}"

@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from raystra import (
+    AssetCheckResult,
     AssetKey,
     AssetOut,
     AutomationCondition,
@@ -19,6 +20,7 @@ from raystra import (
     Definitions,
     StaticPartitionsDefinition,
     asset,
+    asset_check,
     materialize,
     multi_asset,
 )
@@ -292,3 +294,33 @@ def test_a_multi_asset_run_in_progress_holds_back_what_reads_its_outputs(stepped
         run.join(30)
     assert len(daemon.step(minutes=1).launched) == 1
     assert materializations(storage, "uses_left") == {None: 1}
+
+
+def test_conditions_hold_back_data_that_failed_a_blocking_check(stepped, storage) -> None:
+    good = {"data": True}
+
+    @asset(name="source")
+    def checked_source() -> int:
+        return 1 if good["data"] else -1
+
+    @asset_check(asset="source", blocking=True)
+    def positive(source: int) -> AssetCheckResult:
+        return AssetCheckResult(passed=source > 0, description="must be positive")
+
+    defs = Definitions(assets=[checked_source, follower], asset_checks=[positive])
+    daemon = stepped(defs)
+    materialize(defs, "source", storage=storage)
+    assert len(daemon.step(minutes=1).launched) == 1
+    assert materializations(storage, "follower") == {None: 1}
+
+    good["data"] = False
+    assert materialize(defs, "source", storage=storage, raise_on_error=False).success is False
+    # The run stopped before downstream steps; the daemon must not undo that a moment later.
+    assert daemon.step(minutes=1).launched == []
+    assert "source failed blocking check positive" in reason(storage, "follower")
+    assert materializations(storage, "follower") == {None: 1}
+
+    good["data"] = True
+    materialize(defs, "source", storage=storage)
+    assert len(daemon.step(minutes=1).launched) == 1
+    assert materializations(storage, "follower") == {None: 2}
