@@ -249,6 +249,31 @@ def flows_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(server)
 
 
+@pytest.fixture(scope="session")
+def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """SMALL_PROJECT behind ``raystra ui --auth``."""
+    server = start_server(tmp_path_factory.mktemp("ui-auth"), SMALL_PROJECT, extra=["--auth"])
+    yield server
+    stop_server(server)
+
+
+def create_token(server: Server, user: str, role: str) -> str:
+    """A token made the way an admin makes one: ``raystra ui token create``."""
+    env = {**os.environ, "RAYSTRA_HOME": str(server.home)}
+    env.pop("RAYSTRA_STORAGE_URL", None)
+    command = [sys.executable, "-m", "raystra.cli", "ui", "token", "create"]
+    made = subprocess.run(
+        [*command, "--user", user, "--role", role],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    token = made.stdout.strip().splitlines()[-1]
+    assert token.startswith("rst_"), made.stdout
+    return token
+
+
 def wait_api(
     check: Any, *, timeout: float = 120.0, what: str = "the server", every: float = 0.3
 ) -> Any:
