@@ -86,6 +86,13 @@ class AssetCheckDefinition:
 
     ``value_param`` is the parameter receiving the asset's value; ``context_param`` (if any)
     receives the execution context.
+
+    Example:
+        >>> @asset_check(asset="orders", blocking=True)
+        ... def positive(orders: list[int]) -> bool:
+        ...     return all(n > 0 for n in orders)
+        >>> isinstance(positive, AssetCheckDefinition), positive.blocking, positive([1, 2])
+        (True, True, True)
     """
 
     def __init__(

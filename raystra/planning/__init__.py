@@ -1,5 +1,6 @@
 """Turning definitions and a selection into a frozen execution plan (pure: no Ray, no DB)."""
 
+from raystra.planning._checks import build_check_plan
 from raystra.planning._partitioned import build_partitioned_plan, partition_step_key
 from raystra.planning._plan import (
     ExecutionPlan,
@@ -17,6 +18,7 @@ __all__ = [
     "Step",
     "StepInput",
     "build_asset_plan",
+    "build_check_plan",
     "build_job_plan",
     "build_partitioned_plan",
     "node_for_step",

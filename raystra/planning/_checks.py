@@ -9,13 +9,14 @@ executors skip them exactly as they skip the dependents of a failed step.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from raystra.definitions import AssetKey, AssetsDefinition, Definitions
 from raystra.definitions._asset_check import AssetCheckDefinition
-from raystra.planning._plan import Step, StepInput
+from raystra.errors import SelectionError
+from raystra.planning._plan import ExecutionPlan, Step, StepInput
 
-__all__ = ["CHECK_KIND", "add_check_steps"]
+__all__ = ["CHECK_KIND", "add_check_steps", "build_check_plan"]
 
 CHECK_KIND = "check"
 
@@ -50,10 +51,48 @@ def add_check_steps(defs: Definitions, steps: Sequence[Step]) -> list[Step]:
     return [_wait_for_blocking(defs, step, blocking) for step in planned]
 
 
-def _check_step(defs: Definitions, check: AssetCheckDefinition, asset_step: Step) -> Step:
+def build_check_plan(
+    defs: Definitions,
+    check_keys: Iterable[str],
+    *,
+    partition_keys: Sequence[str] = (),
+) -> ExecutionPlan:
+    """Plan checks alone (``asset:check`` keys), each reading its asset's stored value.
+
+    For a partitioned asset, ``partition_keys`` names the partitions to check (one step each).
+    Run it like any prepared plan (``run_plan`` in ``raystra.api._launch``, as backfills do);
+    the results are recorded as usual.
+
+    Example:
+        >>> build_check_plan(Definitions(), []).steps
+        ()
+    """
+    steps: list[Step] = []
+    for check_key in check_keys:
+        check = defs.get_asset_check(check_key)
+        partitioned = defs.partitions_def_for(check.asset_key) is not None
+        if partitioned and not partition_keys:
+            raise SelectionError(
+                f"Asset {check.asset_key.to_user_string()!r} is partitioned: name the "
+                f"partitions whose stored values check {check.name!r} should read."
+            )
+        for chunk in [(p,) for p in partition_keys] if partitioned else [()]:
+            steps.append(_check_step(defs, check, None, chunk))
+    return ExecutionPlan(steps=tuple(steps))
+
+
+def _check_step(
+    defs: Definitions,
+    check: AssetCheckDefinition,
+    asset_step: Step | None,
+    chunk: tuple[str, ...] = (),
+) -> Step:
+    """The step running ``check`` after ``asset_step``, or alone over stored ``chunk``."""
     key = check.asset_key
     assets_def = defs.get_assets_def(key)
-    chunk = asset_step.partition_keys
+    producer = asset_step.key if asset_step is not None else None
+    if asset_step is not None:
+        chunk = asset_step.partition_keys
     node_key = check.check_key
     inputs: tuple[StepInput, ...] = ()
     if check.value_param is not None:
@@ -65,13 +104,13 @@ def _check_step(defs: Definitions, check: AssetCheckDefinition, asset_step: Step
                 upstream_output_name=output_name,
                 asset_key=key,
                 io_manager_key=io_manager_key,
-                partitions=tuple((partition, asset_step.key) for partition in chunk),
+                partitions=tuple((partition, producer) for partition in chunk),
                 partitioned=True,
             )
         else:
             step_input = StepInput(
                 name=check.value_param,
-                upstream_step_key=asset_step.key,
+                upstream_step_key=producer,
                 upstream_output_name=output_name,
                 asset_key=key,
                 io_manager_key=io_manager_key,
@@ -82,7 +121,7 @@ def _check_step(defs: Definitions, check: AssetCheckDefinition, asset_step: Step
         node_name=check.name,
         kind=CHECK_KIND,
         inputs=inputs,
-        upstream_step_keys=(asset_step.key,),
+        upstream_step_keys=(producer,) if producer is not None else (),
         partition_keys=chunk,
         node_key=node_key if chunk else None,
         checked_asset=key,

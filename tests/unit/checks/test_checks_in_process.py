@@ -20,7 +20,9 @@ from raystra import (
     asset,
     asset_check,
 )
+from raystra.api._launch import run_plan
 from raystra.events import AssetCheckEvaluated, StepSkipped
+from raystra.planning import build_check_plan
 from raystra.storage import RunStorage, open_storage
 
 
@@ -248,3 +250,34 @@ def test_selecting_an_asset_plans_its_checks() -> None:
     assert result.plan.step_keys == ("orders", "orders:orders_row_count")
     result = raystra.materialize(defs, selection="revenue")
     assert result.plan.step_keys == ("revenue",)
+
+
+def test_checks_alone_read_the_stored_value() -> None:
+    colors = StaticPartitionsDefinition(["red", "green"])
+
+    @asset(partitions_def=colors)
+    def paint(context: raystra.AssetExecutionContext) -> pa.Table:
+        return pa.table({"color": [context.partition_key] * (context.partition_key == "red")})
+
+    not_empty = raystra.row_count_check(orders, min_rows=1)
+    painted = raystra.row_count_check(paint, min_rows=1)
+    defs = Definitions([orders, paint], asset_checks=[not_empty, painted])
+    raystra.materialize(defs, selection="orders")
+    raystra.materialize(defs, selection="paint", partition_range="red...green")
+
+    plan = build_check_plan(defs, ["orders:orders_row_count"])
+    result = run_plan(defs, plan)
+    assert result.plan.step_keys == ("orders:orders_row_count",)
+    (check,) = _checks(result).values()
+    assert check.passed and check.metadata["row_count"] == 3 and check.target_step_key is None
+
+    plan = build_check_plan(defs, ["paint:paint_row_count"], partition_keys=["red", "green"])
+    result = run_plan(defs, plan)
+    by_partition = {
+        e.partition: e.passed for e in result.events if isinstance(e, AssetCheckEvaluated)
+    }
+    assert by_partition == {"red": True, "green": False}
+    with pytest.raises(raystra.errors.SelectionError, match="'paint' is partitioned"):
+        build_check_plan(defs, ["paint:paint_row_count"])
+    with pytest.raises(UnknownAssetError, match="orders:orders_row_count"):
+        build_check_plan(defs, ["orders:orders_row_cnt"])
