@@ -160,8 +160,8 @@ def run_logs(
                 "kind": item.event.kind,
                 "timestamp": item.event.timestamp,
                 "step_key": payload.get("step_key"),
-                "level": payload.get("level", "ERROR" if "error" in payload else "INFO"),
-                "message": payload.get("message") or payload.get("reason") or "",
+                "level": payload.get("level") or _level(item.event.kind, payload),
+                "message": payload.get("message") or payload.get("reason") or _summary(payload),
                 "event": json_safe(payload),
             }
         )
@@ -171,6 +171,20 @@ def run_logs(
         "finished": run.status.is_finished and len(stored) < _LOG_PAGE,
         "status": run.status.value,
     }
+
+
+def _level(kind: str, payload: dict[str, Any]) -> str:
+    if "error" in payload or kind.endswith("Failed"):
+        return "ERROR"
+    return "WARNING" if kind in ("StepRetrying", "RunCanceled", "StepSkipped") else "INFO"
+
+
+def _summary(payload: dict[str, Any]) -> str:
+    """A failure's one line (``RuntimeError: no sales``); the traceback is on the step."""
+    error = payload.get("error")
+    if isinstance(error, dict):
+        return f"{error.get('type_name', 'Error')}: {error.get('message', '')}"
+    return ""
 
 
 @router.post("/runs", status_code=201, dependencies=[Depends(require("launcher"))])

@@ -98,6 +98,9 @@ def test_partitions_bar_backfill_progress_cancel_resume(flows_server: Server, pa
         progress = page.get_by_test_id("backfill-progress")
         progress.get_by_text("5 / 10").wait_for(timeout=RUN_TIMEOUT_MS)
         assert page.get_by_test_id("backfill-status").inner_text() == "running"
+        # Its run, listed below, shows as in progress too (the list follows it).
+        runs = page.locator(".card", has_text="Runs").locator("tbody tr")
+        runs.first.locator(".badge", has_text="started").wait_for()
         shot(page, "32-backfill-progress")
 
         page.get_by_role("button", name="Cancel backfill").click()
@@ -112,7 +115,6 @@ def test_partitions_bar_backfill_progress_cancel_resume(flows_server: Server, pa
     page.get_by_role("button", name="Resume").click()
     page.get_by_test_id("backfill-status").get_by_text("completed").wait_for(timeout=RUN_TIMEOUT_MS)
     assert page.get_by_test_id("backfill-progress").inner_text().startswith("10 / 10")
-    runs = page.locator(".card", has_text="Runs").locator("tbody tr")
     runs.nth(1).wait_for()
     assert runs.count() == 2
     shot(page, "34-backfill-completed")

@@ -63,6 +63,19 @@ def test_logs_tail_after_a_cursor(client: TestClient, defs: Definitions) -> None
     assert {r["kind"] for r in only_logs["records"]} == {"LogMessage"}
 
 
+def test_failure_records_in_the_logs_say_what_failed(
+    client: TestClient, defs: Definitions, project: Path
+) -> None:
+    (project.parent / "flags" / "fail").touch()
+    result = raystra.materialize(defs, "+fragile", raise_on_error=False)
+    records = client.get(f"/api/runs/{result.run_id}/logs").json()["records"]
+    failed = next(r for r in records if r["kind"] == "StepFailed")
+    assert failed["level"] == "ERROR"
+    assert failed["message"] == "RuntimeError: fragile was told to fail"
+    assert {r["level"] for r in records if r["kind"] == "RunFailed"} == {"ERROR"}
+    assert {r["level"] for r in records if r["kind"] == "StepStarted"} == {"INFO"}
+
+
 def test_launch_runs_in_its_own_process_and_records_like_the_cli(client: TestClient) -> None:
     response = client.post("/api/runs", json={"selection": "+report"})
     assert response.status_code == 201, response.text

@@ -75,7 +75,7 @@ export function BackfillsPage({ me }) {
 
 export function BackfillPage({ id, me }) {
   const [b, error, reload] = usePoll(() => api.get(`/api/backfills/${encodeURIComponent(id)}`), [id], { ms: 1500, active: inFlight });
-  const [runs] = usePoll(() => api.get(`/api/runs${query({ backfill: id, limit: 100 })}`), [id, b && b.status, b && (b.run_ids || []).length], {});
+  const [runs] = usePoll(() => api.get(`/api/runs${query({ backfill: id, limit: 100 })}`), [id, b && b.status, b && (b.run_ids || []).length], { ms: 2000, active: (d) => (d?.runs || []).some((r) => isActive(r.status)) });
   const [actionError, setActionError] = useState(null);
   async function act(what) {
     setActionError(null);

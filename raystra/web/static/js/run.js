@@ -170,8 +170,8 @@ function Logs({ runId, live }) {
           return html`<div class=${`log-line lvl-${lvl.toLowerCase()}`}>
             <span class="log-time">${fmtTime(pick(r, "timestamp", "time", "created"))}</span>
             <span class="log-lvl">${lvl}</span>
-            <span class="log-step">${pick(r, "step", "step_key", "asset") || ""}</span>
-            <span class="log-kind">${r.kind || ""}</span>
+            <span class="log-step" title=${pick(r, "step", "step_key", "asset") || ""}>${pick(r, "step", "step_key", "asset") || ""}</span>
+            <span class="log-kind" title=${r.kind || ""}>${r.kind || ""}</span>
             <span class="log-msg">${pick(r, "message", "msg", "text") || ""}</span>
           </div>`;
         })}
