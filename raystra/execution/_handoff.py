@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from raystra.execution._persist import LOAD_FROM_STORAGE
 from raystra.planning import Step
 
 __all__ = ["gather_upstream"]
@@ -37,5 +38,8 @@ def gather_upstream(
         elif step_input.upstream_step_key is not None:
             outputs = outputs_of(step_input.upstream_step_key)
             if outputs is not None:
-                values[step_input.name] = outputs[step_input.upstream_output_name]
+                # An output without a value (a MaterializeResult) is read from storage.
+                values[step_input.name] = outputs.get(
+                    step_input.upstream_output_name, LOAD_FROM_STORAGE
+                )
     return values, blocked

@@ -281,3 +281,27 @@ def test_checks_alone_read_the_stored_value() -> None:
         build_check_plan(defs, ["paint:paint_row_count"])
     with pytest.raises(UnknownAssetError, match="orders:orders_row_count"):
         build_check_plan(defs, ["orders:orders_row_cnt"])
+
+
+def test_checks_of_an_asset_that_stores_no_value() -> None:
+    @asset
+    def warehouse_table() -> raystra.MaterializeResult:
+        return raystra.MaterializeResult(metadata={"rows": 0})
+
+    @asset_check(asset=warehouse_table)
+    def rows_recorded(context: raystra.AssetExecutionContext) -> bool:
+        return context.asset_key == AssetKey("warehouse_table")
+
+    @asset_check(asset=warehouse_table)
+    def reads_value(warehouse_table: pa.Table) -> bool:
+        return warehouse_table.num_rows > 0
+
+    defs = Definitions([warehouse_table], asset_checks=[rows_recorded, reads_value])
+    result = raystra.materialize(defs)
+    checks = _checks(result)
+    assert checks["rows_recorded"].passed
+    # Nothing was stored to read: the check fails, naming the asset, and the run goes on.
+    assert not checks["reads_value"].passed
+    assert "asset 'warehouse_table' has no stored value" in (
+        checks["reads_value"].description or ""
+    )
