@@ -1,4 +1,4 @@
-"""The definition side of asset checks (execution is not wired yet)."""
+"""The definition side of asset checks: the decorator, results and their validation."""
 
 from __future__ import annotations
 
