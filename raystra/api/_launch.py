@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -251,6 +252,14 @@ def _stream_events(
         if on_event is not None:
             on_event(event)
 
+    def record_live(batch: Sequence[Event]) -> None:
+        # Running steps' log lines, from the live-log thread or the Ray driver loop: the
+        # writer is thread-safe, and its background thread stores them within max_delay_s.
+        for event in batch:
+            record(event)
+
+    # The executor hands running steps' log lines over as they come (shown while a step runs).
+    request = dataclasses.replace(request, live_events=record_live)
     observers.run_started(observed)
     writing = BatchingEventWriter(storage, background=True)
     with writing as writer, _finishing(observers, lambda: status):

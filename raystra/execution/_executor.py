@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,9 @@ class RunRequest:
     # The run's W3C traceparent when the run is traced: executors hand it to every step, which
     # then records its phases as spans (`raystra.events.StepSpans`).
     traceparent: str | None = None
+    # Where steps' log lines go while the steps still run (live logs), from any thread; lines
+    # sent here are not yielded again. None: every line comes with its step's end events.
+    live_events: Callable[[Sequence[Event]], None] | None = None
 
 
 class Executor(abc.ABC):

@@ -89,6 +89,7 @@ class InProcessExecutor(Executor):
                 upstream_values=upstream_values,
                 sleep=self._sleep,
                 traceparent=request.traceparent,
+                live=request.live_events,
             )
             partition_failed = False
             while True:

@@ -56,6 +56,7 @@ from raystra.execution._persist import (
 from raystra.execution._schema_check import check_output_schemas
 from raystra.observability import SpanRecorder, StepLogCapture
 from raystra.observability import _attributes as attrs
+from raystra.observability._live_logs import LiveSink
 from raystra.planning import Step, StepInput, node_for_step
 
 __all__ = ["StepOutcome", "run_step", "step_events"]
@@ -536,6 +537,8 @@ def step_events(
     first_attempt: int = 1,
     traceparent: str | None = None,
     ray_ids: tuple[str, str] = ("", ""),
+    live: LiveSink | None = None,
+    live_after_s: float = 0.0,
 ) -> Generator[Event, None, StepOutcome]:
     """Run every attempt of one step, yielding events as they happen; return the outcome.
 
@@ -547,6 +550,8 @@ def step_events(
     (above 1 when an executor re-runs a step whose worker died). With the run's
     ``traceparent``, each attempt's phases are timed and yielded as a `StepSpans` event before
     the attempt's terminal event; ``ray_ids`` (task id, node id) are recorded on `StepStarted`.
+    With a ``live`` sink, an attempt's log lines go to it while the attempt runs (once it ran
+    ``live_after_s``); only the lines it did not get are yielded at the attempt's end.
     """
     if step.checked_asset is not None:
         checked: StepOutcome = yield from check_step_events(
@@ -580,6 +585,8 @@ def step_events(
             run_id=run_id,
             step_key=step_key,
             traceparent=recorder.step_traceparent if recorder else None,
+            live=live,
+            live_after_s=live_after_s,
         )
         resources: dict[str, Any] = {}
         secrets: tuple[str, ...] = ()
@@ -611,7 +618,7 @@ def step_events(
             materializations, deferred = _persist(attempt, outputs, context, defer)
         except Exception as exc:
             error = ErrorInfo.from_exception(exc).redacted(secrets)
-            yield from capture.events
+            yield from capture.take_unsent()
             yield from checks
             if recorder is not None:
                 yield _spans_event(run_id, recorder)
@@ -638,8 +645,9 @@ def step_events(
             )
             return StepOutcome(step_key, success=False, error=error)
         finally:
+            capture.stop_live()  # also when the run is abandoned mid-step (Ctrl-C)
             _teardown(resources)
-        yield from capture.events
+        yield from capture.take_unsent()
         yield from checks
         yield from materializations
         if recorder is not None:
@@ -675,6 +683,8 @@ def run_step(
     first_attempt: int = 1,
     traceparent: str | None = None,
     ray_ids: tuple[str, str] = ("", ""),
+    live: LiveSink | None = None,
+    live_after_s: float = 0.0,
 ) -> StepOutcome:
     """`step_events` for callers that want the events in one list (e.g. inside a Ray task)."""
     events: list[Event] = []
@@ -689,6 +699,8 @@ def run_step(
         first_attempt=first_attempt,
         traceparent=traceparent,
         ray_ids=ray_ids,
+        live=live,
+        live_after_s=live_after_s,
     )
     while True:
         try:

@@ -6,10 +6,13 @@ import contextlib
 import io
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from raystra.events import LogMessage, now, redact
+from raystra.observability import _live_logs
+from raystra.observability._live_logs import LiveSink
 
 __all__ = ["StepLogCapture"]
 
@@ -77,6 +80,10 @@ class StepLogCapture:
     ``logger`` is a real `logging.Logger` (handed to user code as ``context.log``) that is not
     registered globally, so steps never leak handlers into each other.
 
+    With a ``live`` sink, lines also go to it while the step runs (at most every
+    `raystra.observability._live_logs.FLUSH_INTERVAL_S`, from a shared daemon thread, once the
+    capture is ``live_after_s`` old); `take_unsent` returns the lines it did not get.
+
     Example:
         >>> capture = StepLogCapture(run_id="r1", step_key="orders")
         >>> capture.logger.info("loaded %d rows", 3)
@@ -91,6 +98,8 @@ class StepLogCapture:
         step_key: str,
         secrets: tuple[str, ...] = (),
         traceparent: str | None = None,
+        live: LiveSink | None = None,
+        live_after_s: float = 0.0,
     ) -> None:
         self.run_id = run_id
         self.step_key = step_key
@@ -101,6 +110,12 @@ class StepLogCapture:
         if traceparent is not None:
             self.trace_id, self.span_id = traceparent.split("-")[1:3]
         self.events: list[LogMessage] = []
+        # Live lines (see `_live_logs`): with a sink, lines go out while the step runs, once
+        # it has run ``live_after_s``; ``live_sent`` of them went already.
+        self.live = live
+        self.live_sent = 0
+        self.live_from = time.monotonic() + live_after_s if live is not None else 0.0
+        self._live_registered = False
         self.logger = logging.Logger(f"raystra.step.{step_key}", level=logging.DEBUG)
         self.logger.propagate = False
         self.logger.addHandler(_EventHandler(self._emit_line))
@@ -108,6 +123,28 @@ class StepLogCapture:
     def add_secrets(self, secrets: tuple[str, ...]) -> None:
         """Redact these values too, from now on."""
         self.secrets = (*self.secrets, *secrets)
+
+    def take_unsent(self) -> list[LogMessage]:
+        """The lines not yet sent live, in order, marked sent; no live flush follows.
+
+        Without a sink that is every line. Call it once the attempt ended.
+
+        Example:
+            >>> capture = StepLogCapture(run_id="r1", step_key="orders")
+            >>> capture.logger.info("done")
+            >>> [e.message for e in capture.take_unsent()], capture.take_unsent()
+            (['done'], [])
+        """
+        if self._live_registered:
+            return _live_logs.take_unsent(self)
+        unsent = self.events[self.live_sent :]
+        self.live_sent = len(self.events)
+        return unsent
+
+    def stop_live(self) -> None:
+        """Send no more lines live (the attempt ended); `take_unsent` returns the rest."""
+        if self._live_registered:
+            _live_logs.unregister(self)
 
     def _emit_line(self, message: str, level: str, source: str) -> None:
         if len(message) > _MAX_LINE_CHARS:
@@ -124,6 +161,9 @@ class StepLogCapture:
                 span_id=self.span_id,
             )
         )
+        if self.live is not None and not self._live_registered:
+            self._live_registered = True
+            _live_logs.register(self)
 
     @contextlib.contextmanager
     def capture_output(self) -> Iterator[None]:
