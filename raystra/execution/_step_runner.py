@@ -10,7 +10,7 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -686,7 +686,11 @@ def run_step(
     live: LiveSink | None = None,
     live_after_s: float = 0.0,
 ) -> StepOutcome:
-    """`step_events` for callers that want the events in one list (e.g. inside a Ray task)."""
+    """`step_events` for callers that want the events in one list (e.g. inside a Ray task).
+
+    With a ``live`` sink, the events collected so far go out just before the lines sent live,
+    so a step's events keep their order whichever way they travel.
+    """
     events: list[Event] = []
     generator = step_events(
         definitions,
@@ -699,7 +703,7 @@ def run_step(
         first_attempt=first_attempt,
         traceparent=traceparent,
         ray_ids=ray_ids,
-        live=live,
+        live=_after_collected(events, live) if live is not None else None,
         live_after_s=live_after_s,
     )
     while True:
@@ -709,6 +713,20 @@ def run_step(
             outcome: StepOutcome = done.value
             outcome.events = events
             return outcome
+
+
+def _after_collected(events: list[Event], live: LiveSink) -> LiveSink:
+    """A sink that first sends (and drops) ``events`` collected so far: the attempt's
+    `StepStarted`, an earlier attempt's last lines and `StepRetrying`."""
+
+    def send(batch: Sequence[Event]) -> None:
+        # Called from the live-log thread while the step's thread runs user code, which
+        # appends nothing: it yields only when an attempt ends, after the last live batch.
+        count = len(events)
+        live([*events[:count], *batch])
+        del events[:count]  # only once sent: a failed send leaves them to the report
+
+    return send
 
 
 def is_asset_step(node: NodeDefinition) -> bool:

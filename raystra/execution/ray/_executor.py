@@ -30,6 +30,7 @@ from raystra.events import (
 from raystra.execution._executor import Executor, RunRequest
 from raystra.execution.ray._cluster import check_feasible, connect
 from raystra.execution.ray._limits import ConcurrencyLimits
+from raystra.execution.ray._log_sink import LiveDrain
 from raystra.execution.ray._shipping import (
     publish,
     publish_definitions,
@@ -101,6 +102,7 @@ class RayExecutor(Executor):
             yield from run.drive()
         finally:
             run.cancel_pending()
+            run.live.discard()
             withdraw(run.run_key)
             release_steps(run.steps_key)
         if run.canceled:
@@ -129,6 +131,7 @@ class _RunDriver:
             steps_key=self.steps_key,
             step_config=request.step_config,
             defer_bytes=defer_bytes,
+            live_logs=request.live_events is not None,
         )
         # Tasks get only this key: each worker fetches the context once and caches it.
         self.run_key = publish("run", context)
@@ -152,6 +155,7 @@ class _RunDriver:
         self.submitted_at: dict[str, float] = {}
         self.canceled = False
         self.cancel_checked_at = time.monotonic()
+        self.live = LiveDrain(request.run_id, request.live_events)
 
     # -- submission --------------------------------------------------------------------------
 
@@ -247,13 +251,19 @@ class _RunDriver:
         while self.pending:
             if self._cancel_requested():
                 self.canceled = True
+                self.live.drain(force=True)
                 return
             ready = self._wait()
-            for ref, report in zip(ready, self._fetch(ready), strict=True):
+            reports = self._fetch(ready)
+            # Running steps' lines; before the reports of steps whose lines went live, and of
+            # tasks that died (a killed worker's lines are stored, not lost).
+            self.live.drain(force=any(not isinstance(r, StepReport) or r.live for r in reports))
+            for ref, report in zip(ready, reports, strict=True):
                 kind, step_key = self.pending.pop(ref)
                 yield from self._handle(kind, step_key, report)
             self._submit_offered()
             self._submit_limited()
+        self.live.drain(force=True)
 
     def _cancel_requested(self) -> bool:
         should_cancel = self.request.should_cancel
@@ -302,7 +312,10 @@ class _RunDriver:
             return
         if kind == "compute" and report.ray_attempt:
             yield from _lost_attempts(
-                self.request.run_id, report, self.submitted_at.get(step_key, report.started_at)
+                self.request.run_id,
+                report,
+                self.submitted_at.get(step_key, report.started_at),
+                self.live.started,
             )
         yield from report.events
         if report.status == "deferred":
@@ -358,7 +371,7 @@ class _RunDriver:
             yield self._skipped(step, blocked)
             self._finish_compute(step, "skipped", persisted=True)
             return
-        if step.key not in self.outcome:
+        if step.key not in self.outcome and (step.key, 1) not in self.live.started:
             # No attempt reported back, so none recorded its start: date it from submission.
             yield StepStarted(
                 run_id=self.request.run_id,
@@ -378,17 +391,21 @@ class _RunDriver:
             self._finish_compute(step, "failed", persisted=True)
 
 
-def _lost_attempts(run_id: str, report: StepReport, submitted_at: float) -> Iterator[Event]:
+def _lost_attempts(
+    run_id: str, report: StepReport, submitted_at: float, started: set[tuple[str, int]]
+) -> Iterator[Event]:
     """Record attempts whose worker died before reporting (Ray re-ran the task).
 
     They are dated from the step's submission to the start of the attempt that reported
-    (the driver cannot know more; several lost attempts share that window).
+    (the driver cannot know more; several lost attempts share that window). Attempts in
+    ``started`` already sent their `StepStarted` with live log lines.
     """
     ended_at = report.started_at or time.time()
     for attempt in range(1, report.ray_attempt + 1):
-        yield StepStarted(
-            run_id=run_id, timestamp=submitted_at, step_key=report.step_key, attempt=attempt
-        )
+        if (report.step_key, attempt) not in started:
+            yield StepStarted(
+                run_id=run_id, timestamp=submitted_at, step_key=report.step_key, attempt=attempt
+            )
         yield StepRetrying(
             run_id=run_id,
             timestamp=ended_at,

@@ -22,6 +22,7 @@ from raystra.events import ErrorInfo, Event, StepFailed, StepSpans, StepSucceede
 from raystra.execution._handoff import gather_upstream
 from raystra.execution._persist import persist_outputs
 from raystra.execution._step_runner import run_step
+from raystra.execution.ray._log_sink import LIVE_AFTER_S, pushes, worker_sink
 from raystra.execution.ray._shipping import PackedSteps, fetch
 from raystra.observability import SpanRecorder, StepLogCapture
 from raystra.planning import Step
@@ -59,6 +60,7 @@ class StepReport:
     started_at: float = 0.0
     blocked_by: tuple[tuple[str, str], ...] = ()  # (upstream step key, its status)
     reason: str = ""  # why a step was skipped, when not simply "upstream step failed"
+    live: bool = False  # some of its lines went live (`_log_sink`): the driver drains first
 
 
 def pack_report(report: StepReport) -> bytes:
@@ -91,6 +93,7 @@ class RunContext:
     steps_key: str  # the plan's `PackedSteps`, published by content
     step_config: Mapping[str, Mapping[str, Any]]
     defer_bytes: int
+    live_logs: bool = False  # running steps send their lines to the driver (`_log_sink`)
 
     def step(self, key: str) -> Step:
         """The plan's step ``key``, decoded on first use in this worker."""
@@ -196,6 +199,7 @@ def _compute(
         )
         return NotProduced(step.key, "skipped"), report
     ray_attempt = _ray_attempt()
+    pushed = pushes()
     outcome = run_step(
         run.definitions,
         step,
@@ -206,9 +210,14 @@ def _compute(
         first_attempt=1 + ray_attempt,
         traceparent=traceparent,
         ray_ids=_ray_ids(traceparent),
+        live=worker_sink(run.run_id) if run.live_logs else None,
+        live_after_s=LIVE_AFTER_S,
     )
+    live = pushes() != pushed
     if not outcome.success:
-        report = StepReport(step.key, "failed", tuple(outcome.events), ray_attempt=ray_attempt)
+        report = StepReport(
+            step.key, "failed", tuple(outcome.events), ray_attempt=ray_attempt, live=live
+        )
         return NotProduced(step.key, "failed"), report
     status = "deferred" if outcome.deferred else "success"
     report = StepReport(
@@ -219,6 +228,7 @@ def _compute(
         attempt=outcome.attempt,
         ray_attempt=ray_attempt,
         started_at=outcome.started_at,
+        live=live,
     )
     return outcome.outputs, report
 
