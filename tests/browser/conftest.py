@@ -135,6 +135,7 @@ def prepare(context) -> int:
 
 @asset(group_name="slow", description="Waits for its flag file after prepare.")
 def waiter(context, prepare: int) -> int:
+    context.log.info("waiter is waiting for its flag")
     hold("waiter")
     context.log.info("waiter done after %d lines", prepare)
     return 1

@@ -1,8 +1,8 @@
 """A run page while the run is in progress: log lines arrive without a reload, the run is
 canceled from the page; a traced run shows its trace id linked to the tracing backend.
 
-A step's log lines are stored with its result (by every executor), so the page shows each
-step's lines as soon as that step finishes, while the rest of the run goes on.
+A step's log lines are stored while it runs (live logs), so the page shows a held step's
+first line before that step finishes, and a finished step's lines while the rest goes on.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ def test_live_logs_while_running_then_cancel(flows_server: Server, page: Any) ->
         assert "prepare line 1 of 3" in logs.inner_text()
         assert status.inner_text() == "started"
         assert page.locator(".live-dot").is_visible()
+        # waiter logs its first line, then holds: the line shows while waiter still runs.
+        logs.get_by_text("waiter is waiting for its flag").wait_for(timeout=RUN_TIMEOUT_MS)
+        assert status.inner_text() == "started"
         shot(page, "41-run-live-logs")
 
         page.get_by_role("tab", name="Timeline").click()
