@@ -27,16 +27,12 @@ Example:
 
 from __future__ import annotations
 
-import atexit
 import random
-import sys
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from raystra.errors import RaystraError
 from raystra.events import (
     AssetCheckEvaluated,
     AssetMaterialized,
@@ -52,23 +48,18 @@ from raystra.events import (
     StepSucceeded,
 )
 from raystra.observability import _attributes as attrs
-from raystra.observability._config import (
-    GRPC_MISSING,
-    exporter_names,
-    otlp_protocol,
-    signal_enabled,
-)
+from raystra.observability._config import signal_enabled
 from raystra.observability._observers import ObservedRun, RunObserver
+from raystra.observability._otlp_encoding import encode_span
 from raystra.observability._spans import (
     new_traceparent,
     parse_traceparent,
     step_span_id,
 )
+from raystra.observability._trace_export import EncodedSpan, Pipeline, pipeline_for
 from raystra.planning import Step
 
 __all__ = ["TracingObserver", "emit_backfill_span", "tracing_enabled", "tracing_observer"]
-
-_FLUSH_TIMEOUT_MS = 10_000
 
 
 def tracing_enabled(environ: Mapping[str, str]) -> bool:
@@ -85,88 +76,7 @@ def tracing_observer(environ: Mapping[str, str]) -> TracingObserver | None:
     """A `TracingObserver` when `tracing_enabled`, else None (the `configured_observers` hook)."""
     if not tracing_enabled(environ):
         return None
-    return TracingObserver(_pipeline_for(environ))
-
-
-# -- export pipeline: one per process and configuration --------------------------------------
-
-
-@dataclass
-class _Pipeline:
-    """Span processors with their exporters, the resource and scope every span carries."""
-
-    processors: list[Any]
-    resource: Any
-    scope: Any
-
-    def emit(self, span: Any) -> None:
-        for processor in self.processors:
-            processor.on_end(span)
-
-    def flush(self) -> None:
-        for processor in self.processors:
-            processor.force_flush(_FLUSH_TIMEOUT_MS)
-
-    def shutdown(self) -> None:
-        for processor in self.processors:
-            processor.shutdown()
-
-
-_PIPELINES: dict[tuple[tuple[str, str], ...], _Pipeline] = {}
-_PIPELINES_LOCK = threading.Lock()
-
-
-def _pipeline_for(environ: Mapping[str, str]) -> _Pipeline:
-    """The process's pipeline for this configuration (exporters keep their connections)."""
-    key = tuple(sorted((k, v) for k, v in environ.items() if k.startswith("OTEL_")))
-    with _PIPELINES_LOCK:
-        pipeline = _PIPELINES.get(key)
-        if pipeline is None:
-            pipeline = _PIPELINES[key] = _build_pipeline(environ)
-            atexit.register(pipeline.shutdown)
-        return pipeline
-
-
-def _build_pipeline(environ: Mapping[str, str]) -> _Pipeline:
-    from importlib.metadata import version
-
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-
-    names = exporter_names(environ, "TRACES") or ["otlp"]
-    exporters = [_exporter(name, environ) for name in names if name != "none"]
-    service = {} if environ.get("OTEL_SERVICE_NAME") else {"service.name": "raystra"}
-    return _Pipeline(
-        processors=[BatchSpanProcessor(exporter) for exporter in exporters],
-        resource=Resource.create(service),  # merges OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME
-        scope=InstrumentationScope("raystra", version("raystra")),
-    )
-
-
-def _exporter(name: str, environ: Mapping[str, str]) -> Any:
-    if name == "console":
-        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
-
-        # stderr: the CLI's own output (tables, --json) stays clean on stdout.
-        return ConsoleSpanExporter(out=sys.stderr)
-    protocol = otlp_protocol(environ, "TRACES")
-    if protocol == "grpc":
-        try:
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-                OTLPSpanExporter as GrpcExporter,
-            )
-        except ImportError as err:
-            raise RaystraError(GRPC_MISSING) from err
-        return GrpcExporter()
-    if protocol == "http/protobuf":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter()
-    raise RaystraError(
-        f"OTLP protocol {protocol!r} is not supported for traces: set "
-        "OTEL_EXPORTER_OTLP_PROTOCOL to http/protobuf (the default) or grpc."
-    )
+    return TracingObserver(pipeline_for(environ))
 
 
 # -- building spans --------------------------------------------------------------------------
@@ -175,7 +85,7 @@ def _exporter(name: str, environ: Mapping[str, str]) -> Any:
 class _SpanFactory:
     """Finished SDK spans with ids raystra chooses (run and step ids are derived, not random)."""
 
-    def __init__(self, pipeline: _Pipeline, trace_id: int) -> None:
+    def __init__(self, pipeline: Pipeline, trace_id: int) -> None:
         from opentelemetry.sdk.trace import Event as SpanEvent
         from opentelemetry.sdk.trace import ReadableSpan
         from opentelemetry.trace import Link, SpanContext, Status, StatusCode, TraceFlags
@@ -221,6 +131,9 @@ class _SpanFactory:
         error: tuple[str, str, str] | None = None,  # (type, message, traceback)
         links: Sequence[tuple[int, int, Mapping[str, Any]]] = (),  # (trace id, span id, attrs)
     ) -> None:
+        if self.pipeline.encoded:
+            self._emit_encoded(name, span_id, parent_id, start_ns, end_ns, attributes, error, links)
+            return
         events: tuple[Any, ...] = ()
         status = self._unset
         if error is not None:
@@ -244,6 +157,40 @@ class _SpanFactory:
             instrumentation_scope=self.pipeline.scope,
         )
         self.pipeline.emit(span)
+
+    def _emit_encoded(
+        self,
+        name: str,
+        span_id: int,
+        parent_id: int | None,
+        start_ns: int,
+        end_ns: int,
+        attributes: Mapping[str, Any],
+        error: tuple[str, str, str] | None,
+        links: Sequence[tuple[int, int, Mapping[str, Any]]],
+    ) -> None:
+        status_message = None
+        events: list[tuple[str, int, Mapping[str, Any]]] = []
+        if error is not None:
+            kind, message, stack = error
+            status_message = f"{kind}: {message}"[:1000]
+            exception = {"exception.type": kind, "exception.message": message}
+            if stack:
+                exception["exception.stacktrace"] = stack
+            events.append(("exception", end_ns, exception))
+        data = encode_span(
+            trace_id=self.trace_id,
+            span_id=span_id,
+            parent_id=parent_id,
+            name=name,
+            start_ns=start_ns,
+            end_ns=max(end_ns, start_ns),
+            attributes=attributes,
+            status_message=status_message,
+            events=events,
+            links=links,
+        )
+        self.pipeline.emit(EncodedSpan(data))
 
 
 def _ns(timestamp: float) -> int:
@@ -269,7 +216,7 @@ class TracingObserver(RunObserver):
         >>> observer = tracing_observer(os.environ)  # None unless OTEL_* turns tracing on
     """
 
-    def __init__(self, pipeline: _Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self._traceparent = new_traceparent()
         self.trace_id, self.run_span_id = parse_traceparent(self._traceparent)
@@ -586,7 +533,7 @@ def emit_backfill_span(
     """
     if not tracing_enabled(environ):
         return None
-    pipeline = _pipeline_for(environ)
+    pipeline = pipeline_for(environ)
     trace_id, _ = parse_traceparent(new_traceparent())
     spans = _SpanFactory(pipeline, trace_id)
     links = []
