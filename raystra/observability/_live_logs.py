@@ -6,8 +6,9 @@ lines to its sink every `FLUSH_INTERVAL_S`, including lines followed by silence.
 step attempt ends, `take_unsent` unregisters the capture and returns the lines no flush sent,
 so every line reaches the run's events exactly once, in order.
 
-All bookkeeping is under one process-wide lock, held while a sink runs: a capture ending
-waits for a flush in progress, so its remaining lines never overtake the flushed ones.
+Bookkeeping is under one process-wide lock, never held while a sink runs (a sink may write
+to storage, or print into another step's capture). A capture ending waits for a send of its
+lines in progress, so its remaining lines never overtake the sent ones.
 """
 
 from __future__ import annotations
@@ -31,9 +32,8 @@ LiveSink = Callable[[Sequence[Event]], None]
 FLUSH_INTERVAL_S = 0.5  # how often registered captures' new lines go to their sinks
 
 _logger = logging.getLogger("raystra.live_logs")
-# Re-entrant: a sink that prints or warns while a step redirects stdout logs into a capture,
-# which may register itself from inside the flush.
-_lock = threading.RLock()
+_lock = threading.Lock()
+_sent = threading.Condition(_lock)  # notified when a send ends
 _active: set[StepLogCapture] = set()
 _has_work = threading.Event()  # set while a capture is registered: the flusher then ticks
 _flusher: threading.Thread | None = None
@@ -70,8 +70,10 @@ def take_unsent(capture: StepLogCapture) -> list[LogMessage]:
         >>> take_unsent(capture)  # doctest: +SKIP
         [LogMessage(... message='done' ...)]
     """
-    with _lock:
+    with _sent:
         _active.discard(capture)
+        while capture.live_sending:
+            _sent.wait()
         unsent = capture.events[capture.live_sent :]
         capture.live_sent += len(unsent)
     return unsent
@@ -81,23 +83,31 @@ def _flush_forever() -> None:
     while True:
         _has_work.wait()
         time.sleep(FLUSH_INTERVAL_S)
+        now = time.monotonic()
         with _lock:
-            for capture in list(_active):
-                _flush_locked(capture)
+            # A slice is taken atomically while the step's thread may be appending.
+            due = [(c, c.events[c.live_sent :]) for c in _active if c.live_from <= now]
+            due = [(capture, batch) for capture, batch in due if batch]
+            for capture, _ in due:
+                capture.live_sending = True
+        for capture, batch in due:
+            sent = _send(capture, batch)
+            with _sent:
+                capture.live_sending = False
+                if sent:
+                    capture.live_sent += len(batch)
+                else:
+                    _active.discard(capture)
+                _sent.notify_all()
+        with _lock:
             if not _active:
                 _has_work.clear()  # sleep until a capture registers again
 
 
-def _flush_locked(capture: StepLogCapture) -> None:
-    sink = capture.live
-    if sink is None or time.monotonic() < capture.live_from:
-        return
-    # A slice is taken atomically while the step's thread may be appending.
-    batch: list[Event] = list(capture.events[capture.live_sent :])
-    if not batch:
-        return
+def _send(capture: StepLogCapture, batch: list[LogMessage]) -> bool:
+    assert capture.live is not None  # only captures with a sink register
     try:
-        sink(batch)
+        capture.live(batch)
     except Exception:
         # The lines stay unsent and reach the run at the step's end, as without live logs.
         _logger.warning(
@@ -105,6 +115,5 @@ def _flush_locked(capture: StepLogCapture) -> None:
             capture.step_key,
             exc_info=True,
         )
-        _active.discard(capture)
-        return
-    capture.live_sent += len(batch)
+        return False
+    return True

@@ -114,6 +114,7 @@ class StepLogCapture:
         # it has run ``live_after_s``; ``live_sent`` of them went already.
         self.live = live
         self.live_sent = 0
+        self.live_sending = False  # the live-log thread is sending some now
         self.live_from = time.monotonic() + live_after_s if live is not None else 0.0
         self._live_registered = False
         self.logger = logging.Logger(f"raystra.step.{step_key}", level=logging.DEBUG)

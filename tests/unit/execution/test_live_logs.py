@@ -160,3 +160,23 @@ def test_a_quick_steps_line_is_stored_once_between_its_start_and_end() -> None:
     assert kinds.count("LogMessage") == 1
     assert isinstance(result.events[1], StepStarted)
     assert isinstance(result.events[-2], StepSucceeded)
+
+
+def test_lines_logged_while_flushes_go_out_are_each_stored_once_in_order() -> None:
+    @asset
+    def chatty(context: AssetExecutionContext) -> int:
+        deadline = time.monotonic() + 1.5  # several live flushes happen while it logs
+        count = 0
+        while time.monotonic() < deadline or count < 500:
+            if count % 2:
+                context.log.info(f"line {count}")
+            else:
+                print(f"line {count}")
+            count += 1
+            time.sleep(0.001)
+        return count
+
+    result = materialize([chatty], executor="in_process")
+    lines = stored_lines(result.run_id)
+    assert lines == [f"line {i}" for i in range(len(lines))]
+    assert len(lines) == result.output_for("chatty")
