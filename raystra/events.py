@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import hashlib
 import time
 import traceback as traceback_module
@@ -52,6 +53,7 @@ __all__ = [
 ]
 
 
+@functools.lru_cache(maxsize=4096)  # each in-run version is asked by producer and readers
 def data_version(
     asset_key: str, partition: str | None, run_id: str, code_version: str | None
 ) -> str:

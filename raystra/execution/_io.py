@@ -74,8 +74,27 @@ def resolve_resources(
             value = _default_io_manager()
         else:  # Definitions validated this; a plan built elsewhere could still miss one.
             raise MissingResourceError(f"Resource {key!r} is not provided by the Definitions.")
-        if isinstance(value, ConfigurableResource):
+        if isinstance(value, ConfigurableResource) and not _is_static(value):
             value, found = value.resolved(resource_key=key)
             secrets.extend(found)
         resolved[key] = value
     return resolved, tuple(secrets)
+
+
+# Resources known to hold no `EnvVar` (resolving them returns themselves), by id, with the
+# resource kept so the id stays its own. Asking again costs pydantic a raised AttributeError
+# per private attribute read, a large part of a trivial step's work.
+_STATIC: dict[int, ConfigurableResource] = {}
+_STATIC_KEPT = 256
+
+
+def _is_static(resource: ConfigurableResource) -> bool:
+    if _STATIC.get(id(resource)) is resource:
+        return True
+    resolved, secrets = resource.resolved()
+    if resolved is not resource or secrets:
+        return False
+    if len(_STATIC) >= _STATIC_KEPT:
+        _STATIC.clear()
+    _STATIC[id(resource)] = resource
+    return True

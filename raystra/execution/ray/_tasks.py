@@ -97,15 +97,27 @@ class RunContext:
 
     def step(self, key: str) -> Step:
         """The plan's step ``key``, decoded on first use in this worker."""
-        packed = fetch(self.steps_key)
-        assert isinstance(packed, PackedSteps)
+        packed = self.__dict__.get("_steps")
+        if packed is None:
+            # Kept on this (worker-cached) context: a lookup per step in the shared cache
+            # costs more than it is worth.
+            packed = fetch(self.steps_key)
+            assert isinstance(packed, PackedSteps)
+            object.__setattr__(self, "_steps", packed)
         return packed.step(key)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # What a worker kept (`step`, `definitions`) never travels with the context.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_steps", "_definitions")}
 
     @property
     def definitions(self) -> Definitions:
         """The run's definitions, from this worker's cache."""
-        definitions = fetch(self.definitions_key)
-        assert isinstance(definitions, Definitions)
+        definitions = self.__dict__.get("_definitions")
+        if definitions is None:
+            definitions = fetch(self.definitions_key)
+            assert isinstance(definitions, Definitions)
+            object.__setattr__(self, "_definitions", definitions)
         return definitions
 
 
