@@ -22,8 +22,11 @@ class BatchingEventWriter:
     ``max_delay_s`` (checked on each `write`, so there is no background thread), and at once
     for a run-terminal event, so a finished run is never shown as in progress. `close` (or
     leaving the ``with`` block, even on an exception) stores what is left. With
-    ``background=True`` a thread also stores events that waited ``max_delay_s`` while no write
-    came (a long step's ``StepStarted`` shows up at once, and survives a killed driver).
+    ``background=True`` a thread stores full and old batches instead of the writer (the
+    executor's loop goes on handling reports while the database commits), and also stores
+    events that waited ``max_delay_s`` while no write came (a long step's ``StepStarted``
+    shows up at once, and survives a killed driver); a run-terminal event is still stored
+    before `write` returns.
 
     If the storage raises, the batch stays buffered and the next flush tries it again.
     Safe to share between threads.
@@ -57,8 +60,12 @@ class BatchingEventWriter:
         self._buffer: list[Event] = []
         self._oldest_at = 0.0
         self._closed = False
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the buffer
+        # One store at a time, in order; taken before ``_lock``, never while holding it.
+        self._store_lock = threading.Lock()
+        self._unstored: list[Event] = []  # taken from the buffer, not yet stored (retried)
         self._stopped = threading.Event()
+        self._wake = threading.Event()  # a full or old batch is waiting for the thread
         self._flusher: threading.Thread | None = None
         if background:
             self._flusher = threading.Thread(
@@ -67,12 +74,19 @@ class BatchingEventWriter:
             self._flusher.start()
 
     def _flush_waiting(self) -> None:
-        while not self._stopped.wait(self._max_delay_s):
+        while not self._stopped.is_set():
+            woken = self._wake.wait(self._max_delay_s)
+            self._wake.clear()
+            if self._stopped.is_set():
+                return
             with self._lock:
-                if self._buffer and time.monotonic() - self._oldest_at >= self._max_delay_s:
-                    # A failed store keeps the batch buffered: the next flush retries it.
-                    with contextlib.suppress(Exception):
-                        self._flush_locked()
+                due = bool(self._buffer) and (
+                    woken or time.monotonic() - self._oldest_at >= self._max_delay_s
+                )
+            if due:
+                # A failed store keeps the batch: the next flush retries it.
+                with contextlib.suppress(Exception):
+                    self.flush()
 
     def write(self, event: Event) -> None:
         """Buffer ``event``, storing the buffer if it is full, old, or the run just ended."""
@@ -85,26 +99,41 @@ class BatchingEventWriter:
             if not self._buffer:
                 self._oldest_at = time.monotonic()
             self._buffer.append(event)
-            if (
-                isinstance(event, _TERMINAL)
-                or len(self._buffer) >= self._max_batch
+            terminal = isinstance(event, _TERMINAL)
+            due = (
+                len(self._buffer) >= self._max_batch
                 or time.monotonic() - self._oldest_at >= self._max_delay_s
-            ):
-                self._flush_locked()
+            )
+            # The thread stores due batches, unless it falls far behind (then the writer
+            # waits, so the buffer stays bounded).
+            behind = len(self._buffer) >= 4 * self._max_batch
+        if terminal or (due and (self._flusher is None or behind)):
+            self.flush()
+        elif due:
+            self._wake.set()
 
     def flush(self) -> None:
-        """Store every buffered event now."""
-        with self._lock:
-            self._flush_locked()
+        """Store every buffered event now (after any batch the thread is storing)."""
+        with self._store_lock:
+            with self._lock:
+                self._unstored += self._buffer
+                self._buffer = []
+                batch = self._unstored
+            if not batch:
+                return
+            self._storage.store_events(batch)
+            # Cleared only once stored: a failed batch is retried by the next flush.
+            self._unstored = []
 
     def close(self) -> None:
         """Store what is buffered; later writes raise."""
         self._stopped.set()
+        self._wake.set()
         if self._flusher is not None:
             self._flusher.join(timeout=5)
         with self._lock:
-            self._flush_locked()
             self._closed = True
+        self.flush()
 
     def __enter__(self) -> BatchingEventWriter:
         return self
@@ -116,10 +145,3 @@ class BatchingEventWriter:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def _flush_locked(self) -> None:
-        if not self._buffer:
-            return
-        self._storage.store_events(self._buffer)
-        # Cleared only once stored: a failed batch is retried by the next flush.
-        self._buffer = []
