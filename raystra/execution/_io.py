@@ -74,8 +74,11 @@ def resolve_resources(
             value = _default_io_manager()
         else:  # Definitions validated this; a plan built elsewhere could still miss one.
             raise MissingResourceError(f"Resource {key!r} is not provided by the Definitions.")
-        if isinstance(value, ConfigurableResource) and not _is_static(value):
-            value, found = value.resolved(resource_key=key)
+        if isinstance(value, ConfigurableResource) and not _known_static(value):
+            resolved_value, found = value.resolved(resource_key=key)
+            if resolved_value is value and not found:
+                _remember_static(value)
+            value = resolved_value
             secrets.extend(found)
         resolved[key] = value
     return resolved, tuple(secrets)
@@ -88,13 +91,11 @@ _STATIC: dict[int, ConfigurableResource] = {}
 _STATIC_KEPT = 256
 
 
-def _is_static(resource: ConfigurableResource) -> bool:
-    if _STATIC.get(id(resource)) is resource:
-        return True
-    resolved, secrets = resource.resolved()
-    if resolved is not resource or secrets:
-        return False
+def _known_static(resource: ConfigurableResource) -> bool:
+    return _STATIC.get(id(resource)) is resource
+
+
+def _remember_static(resource: ConfigurableResource) -> None:
     if len(_STATIC) >= _STATIC_KEPT:
         _STATIC.clear()
     _STATIC[id(resource)] = resource
-    return True
