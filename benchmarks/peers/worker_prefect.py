@@ -125,8 +125,9 @@ def main() -> None:
         # One local Ray for the whole process, started before timing like the other Ray
         # systems' (2 CPUs here). Left to itself, RayTaskRunner starts a Ray on entering each
         # flow run and shuts it down on leaving it, so every timed run would pay a cold start
-        # (5-9 s) and fresh workers.
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False)
+        # (5-9 s) and fresh workers. address="local": a new Ray, even when a stale
+        # /tmp/ray/ray_current_cluster names a cluster (ray.init would try to join it).
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False)
     # Warm-up: the ephemeral server, the task runner and Ray workers, a 10-step graph run.
     build(args.system, "graph", 10, out, note)()
     run = build(args.system, args.workload, args.size, out, note)

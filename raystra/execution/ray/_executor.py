@@ -188,7 +188,7 @@ class _RunDriver:
         task = self._task_for(step)
         self.submitted_at[step.key] = time.time()
         values_ref, report_ref = task.remote(
-            self.run_key, step.key, self.request.traceparent, *self._upstream_refs(step)
+            [self.run_key, step.key, self.request.traceparent], *self._upstream_refs(step)
         )
         self.values[step.key] = values_ref
         self.reports[step.key] = report_ref
