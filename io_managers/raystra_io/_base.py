@@ -125,6 +125,14 @@ class TableFilesIOManager(FsspecStorage):
         with_paths = [c.with_path(loc.url) for c, loc in zip(contexts, locations, strict=True)]
         return engine.read_partitions(locations, base, with_paths)
 
+    def adapts_handoff_to(self, expected_type: Any) -> bool:
+        """Whether `adapt_handoff` may change a value handed to an input of this type.
+
+        Only inputs annotated with an engine's frame type are converted; the step runner
+        skips building an input context for every other input (most of them).
+        """
+        return engine_for(annotation=expected_type) is not None
+
     def adapt_handoff(self, context: InputContext, value: Any) -> Any:
         """``value``, handed over in memory, in the form ``context``'s input wants.
 

@@ -112,10 +112,16 @@ def _handed(attempt: _Attempt, step_input: StepInput, value: Any, partition: str
     """An input value handed over in memory, as the input wants it.
 
     An IO manager with an ``adapt_handoff(context, value)`` method converts it (a pandas frame
-    for an input annotated ``pyspark.sql.DataFrame``); others hand it over unchanged.
+    for an input annotated ``pyspark.sql.DataFrame``); others hand it over unchanged. One that
+    also has ``adapts_handoff_to(expected_type)`` is asked first, so inputs it never converts
+    cost no input context.
     """
-    adapt = getattr(attempt.resources[step_input.io_manager_key], "adapt_handoff", None)
+    io_manager = attempt.resources[step_input.io_manager_key]
+    adapt = getattr(io_manager, "adapt_handoff", None)
     if adapt is None:
+        return value
+    adapts_to = getattr(io_manager, "adapts_handoff_to", None)
+    if adapts_to is not None and not adapts_to(attempt.node.roles.annotations.get(step_input.name)):
         return value
     return adapt(_input_context(attempt, step_input, partition), value)
 

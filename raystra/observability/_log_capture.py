@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TextIO
 
 from raystra.events import LogMessage, now, redact
@@ -166,15 +165,28 @@ class StepLogCapture:
             self._live_registered = True
             _live_logs.register(self)
 
-    @contextlib.contextmanager
-    def capture_output(self) -> Iterator[None]:
+    def capture_output(self) -> _OutputRedirect:
         """Redirect this thread's ``sys.stdout``/``sys.stderr`` into events while inside."""
-        out, err = _LineStream(self._emit_line, "stdout"), _LineStream(self._emit_line, "stderr")
-        previous: tuple[TextIO, TextIO] = (sys.stdout, sys.stderr)
-        sys.stdout, sys.stderr = out, err
-        try:
-            yield
-        finally:
-            sys.stdout, sys.stderr = previous
-            out.flush_pending()
-            err.flush_pending()
+        return _OutputRedirect(self._emit_line)
+
+
+class _OutputRedirect:
+    """`StepLogCapture.capture_output`'s context manager: a class, not a generator, since it
+    wraps every step's compute and writes (a generator-based one costs several times more)."""
+
+    __slots__ = ("_err", "_out", "_previous")
+
+    def __init__(self, emit_line: Callable[[str, str, str], None]) -> None:
+        self._out = _LineStream(emit_line, "stdout")
+        self._err = _LineStream(emit_line, "stderr")
+        self._previous: tuple[TextIO, TextIO] | None = None
+
+    def __enter__(self) -> None:
+        self._previous = (sys.stdout, sys.stderr)
+        sys.stdout, sys.stderr = self._out, self._err
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._previous is not None
+        sys.stdout, sys.stderr = self._previous
+        self._out.flush_pending()
+        self._err.flush_pending()
