@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -412,6 +415,17 @@ class MetricsReceiver:
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def wait_for(
+        self, name: str, timeout_s: float
+    ) -> dict[str, list[tuple[dict[str, Any], dict[str, Any], Any]]]:
+        """`metrics` once a point of ``name`` arrived (or what came within ``timeout_s``)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            received = self.metrics()
+            if name in received or time.monotonic() > deadline:
+                return received
+            time.sleep(0.02)
+
     def metrics(self) -> dict[str, list[tuple[dict[str, Any], dict[str, Any], Any]]]:
         """Name -> (resource attributes, point attributes, point) of every point received."""
         found: dict[str, list[tuple[dict[str, Any], dict[str, Any], Any]]] = {}
@@ -458,12 +472,13 @@ def test_metrics_export_over_otlp_http_to_a_real_receiver(
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
     assert any(isinstance(o, MetricsObserver) for o in configured_observers().observers)
 
-    # The run's own driver observes it: the flush at its end is what exports.
+    # The run's own driver observes it: the export it asks for as it ends (on a background
+    # thread, so the run does not wait for it) is what sends.
     result = raystra.materialize(DEFS, ["orders", "order_count"], executor="in_process")
     assert result.success
 
-    received = receiver.metrics()
-    assert received, "nothing was exported at the end of the run"
+    received = receiver.wait_for(metrics.STEP_DURATION, timeout_s=10.0)
+    assert received, "nothing was exported within 10 s of the end of the run"
     for resource, _, _ in (entry for points in received.values() for entry in points):
         assert resource["service.name"] == "raystra"
 
@@ -487,3 +502,34 @@ def test_metrics_export_over_otlp_http_to_a_real_receiver(
     assert sizes == expected
     runs = [(a, p.as_int) for _, a, p in received[metrics.RUNS]]
     assert runs == [({"raystra.run.status": "SUCCESS", "raystra.run.executor": "in_process"}, 1)]
+
+
+def test_a_process_that_exits_right_after_its_run_still_exports_the_run(
+    receiver: MetricsReceiver, tmp_path: Path
+) -> None:
+    # As a CLI run does: the run ends, the process exits at once; the export the run asked
+    # for on its background thread, or the last one at exit, must still reach the collector.
+    code = (
+        "import raystra\n"
+        "@raystra.asset\n"
+        "def quick() -> int:\n"
+        "    return 1\n"
+        "result = raystra.materialize(raystra.Definitions([quick]), executor='in_process')\n"
+        "assert result.success\n"
+    )
+    environ = {
+        **os.environ,
+        "RAYSTRA_HOME": str(tmp_path),
+        "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_TRACES_EXPORTER": "none",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": f"{receiver.endpoint}/v1/metrics",
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "http/protobuf",
+    }
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env=environ)
+
+    received = receiver.metrics()  # the process has exited: nothing more can arrive
+    # Cumulative points: the export after the run and the one at exit may both carry them.
+    durations = {a["raystra.asset.key"]: p.count for _, a, p in received[metrics.STEP_DURATION]}
+    assert durations == {"quick": 1}
+    runs = {(a["raystra.run.status"], p.as_int) for _, a, p in received[metrics.RUNS]}
+    assert runs == {("SUCCESS", 1)}
