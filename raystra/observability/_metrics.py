@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import sys
@@ -315,6 +316,7 @@ def _exporter(name: str, environ: Mapping[str, str]) -> Any:
     )
 
 
+@functools.cache  # asked by every run's observer; the installed version does not change
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -548,10 +550,12 @@ class MetricsObserver(RunObserver):
         self._record_duration(step_key, duration, status)
 
     def _record_duration(self, step_key: str, duration: float, status: str) -> None:
-        attributes = {**self._step_attributes(step_key), attrs.STEP_STATUS: status}
+        attributes = self._step_attributes(step_key)
+        attributes[attrs.STEP_STATUS] = status
         self._instruments.duration.record(duration, attributes)
 
     def _step_attributes(self, step_key: str) -> dict[str, str]:
+        """A new dict of the step's attributes (the caller may add to it)."""
         attributes = {attrs.EXECUTOR: self._executor}
         step = self._steps.get(step_key)
         if step is not None and step.asset_keys:
@@ -563,16 +567,19 @@ class MetricsObserver(RunObserver):
         return attributes
 
     def _materialized(self, event: AssetMaterialized) -> None:
-        asset_key = event.asset_key.to_user_string()
-        attributes = {attrs.ASSET_KEY: asset_key, attrs.EXECUTOR: self._executor}
         rows = _count(event.metadata.get("row_count"))
-        if rows is not None:
-            self._instruments.rows.add(rows, attributes)
         size = _count(event.metadata.get("byte_size"))
-        if size is not None:
-            self._instruments.bytes.add(size, attributes)
+        if rows is not None or size is not None:
+            attributes = {
+                attrs.ASSET_KEY: event.asset_key.to_user_string(),
+                attrs.EXECUTOR: self._executor,
+            }
+            if rows is not None:
+                self._instruments.rows.add(rows, attributes)
+            if size is not None:
+                self._instruments.bytes.add(size, attributes)
         if self._backfill is not None:
-            self._backfill.settle(asset_key, event.partition, "done")
+            self._backfill.settle(event.asset_key.to_user_string(), event.partition, "done")
 
     def _partition_failed(self, event: PartitionFailed) -> None:
         if self._backfill is not None:

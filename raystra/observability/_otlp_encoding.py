@@ -35,9 +35,12 @@ _LINK_FLAGS = b"\x35" + struct.pack("<I", 0x100)  # Link.flags, field 6, fixed32
 _KIND_INTERNAL = b"\x30\x01"  # Span.kind = SPAN_KIND_INTERNAL
 _STATUS_UNSET = b"\x7a\x00"  # Span.status: an empty Status message (code UNSET)
 
-# Encoded KeyValue messages by (key, value): most attribute pairs repeat across spans.
-_KV_CACHE: dict[tuple[str, Any, type], bytes] = {}
+# Encoded KeyValue fields (tag included) by (tag, key, value, value type): most attribute
+# pairs repeat across spans (run id, host, status, attempt).
+_KV_CACHE: dict[tuple[int, str, Any, type], bytes] = {}
 _KV_CACHE_MAX = 50_000
+# Encoded name fields: span names are few (`raystra.run`, `raystra.step`, ...).
+_NAMES: dict[str, bytes] = {}
 
 
 def _varint(value: int) -> bytes:
@@ -74,23 +77,36 @@ def _any_value(value: Any) -> bytes:
 
 def _key_value(tag: int, key: str, value: Any) -> bytes:
     """One attribute as a ``KeyValue`` field with ``tag`` (attributes of a span, link, event)."""
-    hashable = not isinstance(value, (list, tuple, dict))
-    cache_key = (key, value, type(value))
-    if hashable:
-        cached = _KV_CACHE.get(cache_key)
-        if cached is not None:
-            return bytes((tag,)) + cached
     body = _field(0x0A, key.encode()) + _field(0x12, _any_value(value))
-    encoded = _varint(len(body)) + body
-    if hashable:
-        if len(_KV_CACHE) >= _KV_CACHE_MAX:
-            _KV_CACHE.clear()
-        _KV_CACHE[cache_key] = encoded
-    return bytes((tag,)) + encoded
+    return bytes((tag,)) + _varint(len(body)) + body
 
 
 def _attributes(tag: int, attributes: Mapping[str, Any]) -> bytes:
-    return b"".join(_key_value(tag, key, value) for key, value in attributes.items())
+    cache = _KV_CACHE
+    parts = []
+    for key, value in attributes.items():
+        cache_key = (tag, key, value, type(value))
+        try:
+            encoded = cache.get(cache_key)
+        except TypeError:  # an unhashable value (a list): encoded every time
+            parts.append(_key_value(tag, key, value))
+            continue
+        if encoded is None:
+            encoded = _key_value(tag, key, value)
+            if len(cache) >= _KV_CACHE_MAX:
+                cache.clear()
+            cache[cache_key] = encoded
+        parts.append(encoded)
+    return b"".join(parts)
+
+
+def _name(name: str) -> bytes:
+    encoded = _NAMES.get(name)
+    if encoded is None:
+        if len(_NAMES) >= 1_000:
+            _NAMES.clear()
+        encoded = _NAMES[name] = _field(0x2A, name.encode())
+    return encoded
 
 
 def encode_span(
@@ -111,20 +127,19 @@ def encode_span(
     ``status_message`` set means status ERROR with that description (else UNSET); ``events``
     are (name, time in ns, attributes); ``links`` are (trace id, span id, attributes).
     """
-    trace = trace_id.to_bytes(16, "big")
     parts = [
-        b"\x0a\x10" + trace,
+        b"\x0a\x10" + trace_id.to_bytes(16, "big"),
         b"\x12\x08" + span_id.to_bytes(8, "big"),
     ]
     if parent_id is not None:
         parts.append(b"\x22\x08" + parent_id.to_bytes(8, "big"))
-    parts += [
-        _field(0x2A, name.encode()),
+    parts += (
+        _name(name),
         _KIND_INTERNAL,
         b"\x39" + _FIXED64.pack(start_ns),
         b"\x41" + _FIXED64.pack(end_ns),
         _attributes(0x4A, attributes),
-    ]
+    )
     for event_name, time_ns, event_attributes in events:
         event = (
             b"\x09"

@@ -21,11 +21,11 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -50,6 +50,8 @@ def new_traceparent() -> str:
     return f"00-{trace_id:032x}-{span_id:016x}-01"
 
 
+# Every step of a run parses the same traceparent: parsed once per worker, not per step.
+@functools.lru_cache(maxsize=256)
 def parse_traceparent(traceparent: str) -> tuple[int, int]:
     """(trace id, span id) of a W3C traceparent.
 
@@ -124,22 +126,12 @@ class SpanRecorder:
         self.spans: list[RecordedSpan] = []
         self._step_traceparent: str | None = None
 
-    @contextmanager
-    def span(self, name: str, **attributes: Any) -> Iterator[dict[str, Any]]:
-        """Time the block as a span called ``name``; the yielded dict takes more attributes.
+    def span(self, name: str, **attributes: Any) -> _SpanTimer:
+        """Time the block as a span called ``name``; the dict it yields takes more attributes.
 
         An exception leaving the block marks the span as failed and propagates.
         """
-        attrs: dict[str, Any] = dict(attributes)
-        start = time.time_ns()
-        error: tuple[str, str] | None = None
-        try:
-            yield attrs
-        except BaseException as exc:
-            error = (type(exc).__name__, str(exc)[:1000])
-            raise
-        finally:
-            self.spans.append(RecordedSpan(name, start, time.time_ns(), attrs, error))
+        return _SpanTimer(self.spans, name, attributes)
 
     @property
     def step_traceparent(self) -> str:
@@ -147,3 +139,26 @@ class SpanRecorder:
         if self._step_traceparent is None:
             self._step_traceparent = step_traceparent(self.traceparent, self.step_key, self.attempt)
         return self._step_traceparent
+
+
+class _SpanTimer:
+    """`SpanRecorder.span`'s context manager: a class, not a generator, since every traced
+    step enters at least one (a generator-based one costs several times more)."""
+
+    __slots__ = ("_attributes", "_name", "_spans", "_start")
+
+    def __init__(self, spans: list[RecordedSpan], name: str, attributes: dict[str, Any]) -> None:
+        self._spans = spans
+        self._name = name
+        self._attributes = attributes  # the caller's own ``**attributes`` dict, not shared
+        self._start = 0
+
+    def __enter__(self) -> dict[str, Any]:
+        self._start = time.time_ns()
+        return self._attributes
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
+        error = None if exc is None else (type(exc).__name__, str(exc)[:1000])
+        self._spans.append(
+            RecordedSpan(self._name, self._start, time.time_ns(), self._attributes, error)
+        )

@@ -230,7 +230,7 @@ class TracingObserver(RunObserver):
         # the steps whose outputs it reads (computed once, used for every span and link).
         self._span_ids: dict[tuple[str, int], int] = {}
         self._static: dict[str, dict[str, Any]] = {}
-        self._producers: dict[str, tuple[str, ...]] = {}
+        self._producers: dict[str, tuple[tuple[str, Mapping[str, Any]], ...]] = {}
         self._handlers: dict[type[Event], Callable[[Any], None]] = {
             StepStarted: self._step_started,
             StepSpans: self._step_spans,
@@ -352,7 +352,7 @@ class TracingObserver(RunObserver):
     def _step_skipped(self, event: StepSkipped) -> None:
         at = _ns(event.timestamp)
         attributes = {
-            **self._step_attributes(event.step_key),
+            **self._static_for(event.step_key),
             attrs.STEP_STATUS: "skipped",
             "raystra.step.skip_reason": event.reason,
         }
@@ -395,24 +395,29 @@ class TracingObserver(RunObserver):
     ) -> None:
         started = open_attempt.started
         attributes: dict[str, Any] = {
-            **self._step_attributes(started.step_key),
+            **self._static_for(started.step_key),
             attrs.STEP_ATTEMPT: started.attempt,
             attrs.STEP_STATUS: status,
         }
-        where = {
-            attrs.NODE: started.host,
-            attrs.PROCESS_PID: started.pid,
-            attrs.RAY_TASK_ID: started.ray_task_id,
-            attrs.RAY_NODE_ID: started.ray_node_id,
-        }
-        attributes.update((key, value) for key, value in where.items() if value)
+        # Where it ran, when known (an attempt dated by the driver alone has none of these).
+        if started.host:
+            attributes[attrs.NODE] = started.host
+        if started.pid:
+            attributes[attrs.PROCESS_PID] = started.pid
+        if started.ray_task_id:
+            attributes[attrs.RAY_TASK_ID] = started.ray_task_id
+        if started.ray_node_id:
+            attributes[attrs.RAY_NODE_ID] = started.ray_node_id
         if error is not None:
             attributes[attrs.ERROR_TYPE] = error[0]
-        rows = sum(int(m.metadata.get("row_count", 0) or 0) for m in open_attempt.materialized)
-        written = sum(int(m.metadata.get("byte_size", 0) or 0) for m in open_attempt.materialized)
-        if open_attempt.materialized:
-            attributes[attrs.IO_ROWS] = rows
-            attributes[attrs.IO_BYTES] = written
+        materialized = open_attempt.materialized
+        if materialized:
+            attributes[attrs.IO_ROWS] = sum(
+                int(m.metadata.get("row_count", 0) or 0) for m in materialized
+            )
+            attributes[attrs.IO_BYTES] = sum(
+                int(m.metadata.get("byte_size", 0) or 0) for m in materialized
+            )
         self._spans.emit(
             "raystra.step",
             span_id=self._span_id(started.step_key, started.attempt),
@@ -439,11 +444,12 @@ class TracingObserver(RunObserver):
             span_id = self._span_ids[key] = step_span_id(self.trace_id, step_key, attempt)
         return span_id
 
-    def _step_attributes(self, step_key: str) -> dict[str, Any]:
+    def _static_for(self, step_key: str) -> Mapping[str, Any]:
+        """The step's attributes that never change (shared: copy before adding to them)."""
         static = self._static.get(step_key)
         if static is None:
             static = self._static[step_key] = self._static_attributes(step_key)
-        return dict(static)
+        return static
 
     def _static_attributes(self, step_key: str) -> dict[str, Any]:
         attributes: dict[str, Any] = {attrs.RUN_ID: self._run_id, attrs.STEP_KEY: step_key}
@@ -474,13 +480,15 @@ class TracingObserver(RunObserver):
             if step is not None:
                 found = {i.upstream_step_key for i in step.inputs if i.upstream_step_key}
                 found.update(p for i in step.inputs for _, p in i.partitions if p is not None)
-            producers = self._producers[step_key] = tuple(sorted(found))
+            producers = self._producers[step_key] = tuple(
+                (producer, {attrs.STEP_KEY: producer}) for producer in sorted(found)
+            )
         links: list[tuple[int, int, Mapping[str, Any]]] = []
-        for producer in producers:
+        for producer, link_attributes in producers:
             attempt = self._latest_attempt.get(producer)
             if attempt is not None:
                 span_id = self._span_id(producer, attempt)
-                links.append((self.trace_id, span_id, {attrs.STEP_KEY: producer}))
+                links.append((self.trace_id, span_id, link_attributes))
         return links
 
     @property

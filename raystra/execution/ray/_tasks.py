@@ -8,6 +8,7 @@ them with cloudpickle, whose per-object Python hook costs more than a trivial st
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 from collections.abc import Callable, Mapping
@@ -176,8 +177,13 @@ def _ray_ids(traceparent: str | None) -> tuple[str, str]:
     """(task id, node id) of the running task, asked only when the run is traced."""
     if traceparent is None:
         return ("", "")
-    runtime = ray.get_runtime_context()
-    return (runtime.get_task_id() or "", runtime.get_node_id())
+    return (ray.get_runtime_context().get_task_id() or "", _node_id())
+
+
+@functools.cache
+def _node_id() -> str:
+    # A worker never moves between nodes: asked once per worker process.
+    return ray.get_runtime_context().get_node_id()
 
 
 def _upstream_status(value: Any) -> str:
