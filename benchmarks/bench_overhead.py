@@ -34,6 +34,7 @@ from _graphs import layered_assets, run_raw_ray, settle
 
 import raystra
 from raystra.execution.ray import connect
+from raystra.observability import shutdown_meter_providers
 
 SHAPES = {100: (5, 20), 1000: (10, 100), 5000: (50, 100), 10_000: (100, 100)}
 
@@ -164,6 +165,9 @@ def main() -> None:
         rows = [
             measure(size, args.repeat, not args.no_persistence, endpoint) for size in args.sizes
         ]
+        # The last metrics export goes out while the receiver still listens (at exit it would
+        # find it gone and retry, printing connection errors).
+        shutdown_meter_providers()
     header = ("steps", "raw Ray", "raystra", "ratio", "+stored", "+traced", "traced/untraced")
     print("{:>6} {:>9} {:>9} {:>6} {:>9} {:>9} {:>16}  (ms per step, medians)".format(*header))
     for row in rows:
