@@ -39,6 +39,7 @@ _STATUS_UNSET = b"\x7a\x00"  # Span.status: an empty Status message (code UNSET)
 # pairs repeat across spans (run id, host, status, attempt).
 _KV_CACHE: dict[tuple[int, str, Any, type], bytes] = {}
 _KV_CACHE_MAX = 50_000
+_CACHED_TYPES = frozenset({str, int, float, bool})
 # Encoded name fields: span names are few (`raystra.run`, `raystra.step`, ...).
 _NAMES: dict[str, bytes] = {}
 
@@ -85,12 +86,13 @@ def _attributes(tag: int, attributes: Mapping[str, Any]) -> bytes:
     cache = _KV_CACHE
     parts = []
     for key, value in attributes.items():
-        cache_key = (tag, key, value, type(value))
-        try:
-            encoded = cache.get(cache_key)
-        except TypeError:  # an unhashable value (a list): encoded every time
+        kind = type(value)
+        if kind not in _CACHED_TYPES:
+            # Sequences are encoded every time: (1,) == (True,) would share a cache entry.
             parts.append(_key_value(tag, key, value))
             continue
+        cache_key = (tag, key, value, kind)
+        encoded = cache.get(cache_key)
         if encoded is None:
             encoded = _key_value(tag, key, value)
             if len(cache) >= _KV_CACHE_MAX:

@@ -82,3 +82,28 @@ def test_encoded_span_equals_the_sdk_encoding(
     expected = encode_spans([sdk_span, sdk_span])
     assert ExportTraceServiceRequest.FromString(request) == expected
     assert request == expected.SerializeToString()
+
+
+def test_values_that_compare_equal_keep_their_own_types_across_spans() -> None:
+    """Encoded attributes are cached; 1 == True and (1, 0) == (True, False) must not share."""
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    def decoded(value: Any) -> Any:
+        data = encode_span(
+            trace_id=TRACE,
+            span_id=1,
+            parent_id=None,
+            name="raystra.step",
+            start_ns=0,
+            end_ns=1,
+            attributes={"k": value},
+        )
+        return Span.FromString(data).attributes[0].value
+
+    assert decoded(1).int_value == 1
+    assert decoded(True).WhichOneof("value") == "bool_value"
+    assert decoded(1.0).WhichOneof("value") == "double_value"
+    ints = decoded((1, 0)).array_value.values
+    bools = decoded((True, False)).array_value.values
+    assert [v.WhichOneof("value") for v in ints] == ["int_value", "int_value"]
+    assert [v.WhichOneof("value") for v in bools] == ["bool_value", "bool_value"]
