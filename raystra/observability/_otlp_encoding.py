@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -40,8 +41,6 @@ _STATUS_UNSET = b"\x7a\x00"  # Span.status: an empty Status message (code UNSET)
 _KV_CACHE: dict[tuple[int, str, Any, type], bytes] = {}
 _KV_CACHE_MAX = 50_000
 _CACHED_TYPES = frozenset({str, int, float, bool})
-# Encoded name fields: span names are few (`raystra.run`, `raystra.step`, ...).
-_NAMES: dict[str, bytes] = {}
 
 
 def _varint(value: int) -> bytes:
@@ -102,13 +101,9 @@ def _attributes(tag: int, attributes: Mapping[str, Any]) -> bytes:
     return b"".join(parts)
 
 
+@functools.lru_cache(maxsize=1_000)  # span names are few (`raystra.run`, `raystra.step`, ...)
 def _name(name: str) -> bytes:
-    encoded = _NAMES.get(name)
-    if encoded is None:
-        if len(_NAMES) >= 1_000:
-            _NAMES.clear()
-        encoded = _NAMES[name] = _field(0x2A, name.encode())
-    return encoded
+    return _field(0x2A, name.encode())
 
 
 def encode_span(
