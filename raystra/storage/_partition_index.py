@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Table, and_, func, select
+from sqlalchemy import Connection, Engine, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from raystra.definitions._keys import AssetKey
@@ -21,6 +21,7 @@ from raystra.storage._engine import (
     chunked,
     fetch_tuples,
     insert_rows,
+    upsert,
     write_transaction,
 )
 from raystra.storage._schema import asset_partitions, dynamic_partitions, materialization_inputs
@@ -50,44 +51,6 @@ class PartitionState(NamedTuple):
 
     status: str
     code_version: str | None
-
-
-def upsert(
-    conn: Connection,
-    table: Table,
-    rows: Sequence[Mapping[str, Any]],
-    keys: Sequence[str],
-    update: Sequence[str],
-    *,
-    newer: str | None = None,
-) -> None:
-    """Insert ``rows``, or update ``update`` columns where ``keys`` already exist.
-
-    With ``newer``, an existing row is only updated by a row whose ``newer`` column is larger
-    (or where the existing one is NULL): concurrent transactions may commit out of id order.
-
-    Example:
-        >>> upsert(conn, asset_partitions, rows, keys=("asset_key", "partition"),
-        ...        update=("status", "event_id"), newer="event_id")  # doctest: +SKIP
-    """
-    if not rows:
-        return
-    # Postgres refuses to touch one row twice in a statement: keep the last row per key. Sorted
-    # by key, so concurrent transactions lock shared rows in the same order and cannot deadlock.
-    by_key = {tuple(row[k] for k in keys): row for row in rows}
-    unique = [by_key[key] for key in sorted(by_key)]
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table)
-    where = None
-    if newer is not None:
-        current = table.c[newer]
-        where = current.is_(None) | (current < statement.excluded[newer])
-    statement = statement.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={name: statement.excluded[name] for name in update},
-        where=where,
-    )
-    conn.execute(statement, unique)
 
 
 def index_partition_events(

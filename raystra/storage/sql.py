@@ -186,8 +186,9 @@ class SqlRunStorage(RunStorage):
         def store(conn: Connection) -> None:
             if materialized:
                 ids = _insert_returning_ids(conn, rows)
-                conn.execute(
-                    asset_materializations.insert(),
+                insert_rows(
+                    conn,
+                    asset_materializations,
                     [_materialization_row(ids[pos], event) for pos, event in materialized],
                 )
                 with_ids = [(ids[pos], event) for pos, event in materialized]
