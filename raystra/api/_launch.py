@@ -261,7 +261,7 @@ def _stream_events(
     # The executor hands running steps' log lines over as they come (shown while a step runs).
     request = dataclasses.replace(request, live_events=record_live)
     observers.run_started(observed)
-    writing = BatchingEventWriter(storage, background=True)
+    writing = BatchingEventWriter(storage, max_batch=250, background=True)
     with writing as writer, _finishing(observers, lambda: status):
         try:
             for event in executor.execute(plan, request):

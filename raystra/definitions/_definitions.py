@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import heapq
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
@@ -189,9 +190,9 @@ class Definitions:
         upstream, so the whole value is read)."""
         return self._partition_mappings.get((key, upstream_key))
 
-    @property
+    @functools.cached_property
     def partitioned(self) -> bool:
-        """True when any asset is partitioned."""
+        """True when any asset is partitioned (asked on every run: worked out once)."""
         return any(self.partitions_def_for(key) is not None for key in self._by_key)
 
     def _index_step_keys(self) -> dict[str, AssetsDefinition]:

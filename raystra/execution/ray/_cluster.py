@@ -151,9 +151,15 @@ def check_feasible(plan: ExecutionPlan) -> None:
     """
     list_nodes: Any = ray.nodes  # untyped in Ray's stubs
     nodes: list[dict[str, float]] = [n["Resources"] for n in list_nodes() if n.get("Alive")]
+    feasible: set[tuple[tuple[str, float], ...]] = set()  # needs some node meets
     for step in plan.steps:
         need = required_resources(step.ray_options)
+        # Most steps of a plan ask for the same few things: each is checked once.
+        asked = tuple(sorted(need.items()))
+        if asked in feasible:
+            continue
         if any(all(node.get(k, 0.0) >= v for k, v in need.items()) for node in nodes):
+            feasible.add(asked)
             continue
         largest: dict[str, float] = max(nodes, key=lambda n: n.get("CPU", 0.0), default={})
         short = sorted(name for name, v in need.items() if largest.get(name, 0.0) < v)
