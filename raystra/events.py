@@ -359,8 +359,8 @@ class LogMessage(Event):
 class StepSpans(Event):
     """Child spans (input loads, compute, output writes) of a step attempt, for tracing.
 
-    Recorded where the step ran (``raystra.observability.RecordedSpan`` tuples) and handed to
-    the run's observers; run storage does not keep them.
+    Recorded where the step ran and handed to the run's observers; run storage does not keep
+    them. Each span is a plain tuple of ``raystra.observability.RecordedSpan``'s fields.
     """
 
     kind: ClassVar[str] = "StepSpans"

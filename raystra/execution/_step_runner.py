@@ -31,7 +31,6 @@ from raystra.events import (
     PartitionFailed,
     StepFailed,
     StepRetrying,
-    StepSpans,
     StepStarted,
     StepSucceeded,
     data_version,
@@ -522,15 +521,6 @@ def _teardown(resources: Mapping[str, Any]) -> None:
             teardown()
 
 
-def _spans_event(run_id: str, recorder: SpanRecorder) -> StepSpans:
-    return StepSpans(
-        run_id=run_id,
-        step_key=recorder.step_key,
-        attempt=recorder.attempt,
-        spans=tuple(recorder.spans),
-    )
-
-
 def step_events(
     definitions: Definitions,
     step: Step,
@@ -627,7 +617,7 @@ def step_events(
             yield from capture.take_unsent()
             yield from checks
             if recorder is not None:
-                yield _spans_event(run_id, recorder)
+                yield recorder.spans_event(run_id)
             if attempt_number < first_attempt + max_attempts - 1:
                 assert policy is not None
                 delay = policy.delay_for(attempt_number - first_attempt + 1)
@@ -657,7 +647,7 @@ def step_events(
         yield from checks
         yield from materializations
         if recorder is not None:
-            yield _spans_event(run_id, recorder)
+            yield recorder.spans_event(run_id)
         if not deferred:
             yield StepSucceeded(
                 run_id=run_id,

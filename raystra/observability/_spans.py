@@ -28,6 +28,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from raystra.events import StepSpans
+
 __all__ = [
     "RecordedSpan",
     "SpanRecorder",
@@ -132,6 +134,20 @@ class SpanRecorder:
         An exception leaving the block marks the span as failed and propagates.
         """
         return _SpanTimer(self.spans, name, attributes)
+
+    def spans_event(self, run_id: str) -> StepSpans:
+        """The recorded spans as the `StepSpans` event the step's report carries.
+
+        The spans go as plain tuples (`RecordedSpan`'s fields, in order): a report is pickled
+        on every traced step, and a named tuple costs several times a plain one to pickle and
+        to load.
+        """
+        return StepSpans(
+            run_id=run_id,
+            step_key=self.step_key,
+            attempt=self.attempt,
+            spans=tuple(tuple(span) for span in self.spans),
+        )
 
     @property
     def step_traceparent(self) -> str:

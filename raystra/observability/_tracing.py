@@ -285,16 +285,17 @@ class TracingObserver(RunObserver):
 
     def _step_spans(self, event: StepSpans) -> None:
         parent = self._span_id(event.step_key, event.attempt)
-        for span in event.spans:
+        # `RecordedSpan` fields, as plain tuples (see `SpanRecorder.spans_event`).
+        for name, start_ns, end_ns, attributes, error in event.spans:
             # Children carry only their own attributes: the step span above has the run's.
             self._spans.emit(
-                span.name,
+                name,
                 span_id=_random_span_id(),
                 parent_id=parent,
-                start_ns=span.start_ns,
-                end_ns=span.end_ns,
-                attributes=span.attributes,
-                error=(*span.error, "") if span.error else None,
+                start_ns=start_ns,
+                end_ns=end_ns,
+                attributes=attributes,
+                error=(*error, "") if error else None,
             )
 
     def _materialized(self, event: AssetMaterialized) -> None:

@@ -19,7 +19,7 @@ import ray
 from ray import cloudpickle
 
 from raystra.definitions import Definitions
-from raystra.events import ErrorInfo, Event, StepFailed, StepSpans, StepSucceeded, now
+from raystra.events import ErrorInfo, Event, StepFailed, StepSucceeded, now
 from raystra.execution._handoff import gather_upstream
 from raystra.execution._persist import persist_outputs
 from raystra.execution._step_runner import run_step
@@ -314,12 +314,4 @@ def _persist(
 
 
 def _spans(run_id: str, recorder: SpanRecorder | None) -> tuple[Event, ...]:
-    if recorder is None:
-        return ()
-    spans = StepSpans(
-        run_id=run_id,
-        step_key=recorder.step_key,
-        attempt=recorder.attempt,
-        spans=tuple(recorder.spans),
-    )
-    return (spans,)
+    return () if recorder is None else (recorder.spans_event(run_id),)
