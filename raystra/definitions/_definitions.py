@@ -174,10 +174,17 @@ class Definitions:
 
     def code_version_for(self, key: AssetKey) -> str | None:
         """The ``code_version`` of asset ``key`` (None for external assets and unversioned ones)."""
-        definition = self.get_definition(key)
-        if isinstance(definition, AssetsDefinition):
-            return definition.output_for_key(key).code_version
-        return None
+        # Asked for every input of every step: kept per key (definitions never change).
+        known = self.__dict__.setdefault("_code_versions", {})
+        if key not in known:
+            definition = self.get_definition(key)
+            known[key] = (
+                definition.output_for_key(key).code_version
+                if isinstance(definition, AssetsDefinition)
+                else None
+            )
+        version: str | None = known[key]
+        return version
 
     def partitions_def_for(self, key: AssetKey) -> PartitionsDefinition | None:
         """How asset ``key`` is partitioned (None when it is not)."""

@@ -230,26 +230,29 @@ def _load_inputs(attempt: _Attempt, upstream_values: Mapping[str, Any]) -> dict[
 
 def _call(
     attempt: _Attempt, inputs: dict[str, Any], config: Mapping[str, Any] | None
-) -> tuple[dict[str, StepOutput], AssetExecutionContext]:
+) -> tuple[dict[str, StepOutput], AssetExecutionContext | None]:
     node, roles = attempt.node, attempt.node.roles
-    context = AssetExecutionContext(
-        run_id=attempt.run_id,
-        step_key=attempt.step.key,
-        node_name=node.name,
-        asset_keys=attempt.step.asset_keys,
-        resources=Resources(attempt.resources),
-        log=attempt.capture.logger,
-        attempt=attempt.attempt,
-        partition_keys_value=attempt.step.partition_keys,
-        partitions_def=getattr(node, "partitions_def", None),
-        traceparent=attempt.recorder.step_traceparent if attempt.recorder else None,
-    )
     kwargs = dict(inputs)
+    # Only a function that takes a context can add metadata or fail partitions through one:
+    # for the others none is built (it would be most of a trivial step's own work).
+    context = None
     if roles.context_param is not None:
-        kwargs[roles.context_param] = context
+        context = kwargs[roles.context_param] = AssetExecutionContext(
+            run_id=attempt.run_id,
+            step_key=attempt.step.key,
+            node_name=node.name,
+            asset_keys=attempt.step.asset_keys,
+            resources=Resources(attempt.resources),
+            log=attempt.capture.logger,
+            attempt=attempt.attempt,
+            partition_keys_value=attempt.step.partition_keys,
+            partitions_def=getattr(node, "partitions_def", None),
+            traceparent=attempt.recorder.step_traceparent if attempt.recorder else None,
+        )
     if roles.config_param is not None and roles.config_type is not None:
         kwargs[roles.config_param] = roles.config_type.model_validate(dict(config or {}))
-        context.op_config = kwargs[roles.config_param]
+        if context is not None:
+            context.op_config = kwargs[roles.config_param]
     for param in roles.resource_params:
         kwargs[param] = attempt.resources[param]
     compute = (
@@ -266,7 +269,7 @@ def _call(
 def _persist(
     attempt: _Attempt,
     outputs: dict[str, StepOutput],
-    context: AssetExecutionContext,
+    context: AssetExecutionContext | None,
     defer: Callable[[Any], bool] | None,
 ) -> tuple[list[Event], dict[str, dict[str, Any]]]:
     """Commit outputs (events only once committed); return those ``defer`` says to write later.
@@ -282,7 +285,7 @@ def _persist(
     consumed = _consumed(attempt, None)
     for name in attempt.step.output_names:
         output = outputs[name]
-        user_metadata = {**context.output_metadata(name), **output.metadata}
+        user_metadata = {**_added_metadata(context, name), **output.metadata}
         if defer is not None and has_value(output.value) and defer(output.value):
             deferred[name] = user_metadata
             continue
@@ -305,15 +308,19 @@ def _persist(
     return events, deferred
 
 
+def _added_metadata(context: AssetExecutionContext | None, name: str) -> dict[str, Any]:
+    return context.output_metadata(name) if context is not None else {}
+
+
 def _persist_partitions(
-    attempt: _Attempt, outputs: dict[str, StepOutput], context: AssetExecutionContext
+    attempt: _Attempt, outputs: dict[str, StepOutput], context: AssetExecutionContext | None
 ) -> list[Event]:
     """Commit each partition of each output; partitions the step marked failed are not stored.
 
     Each output's value becomes ``{partition: value}`` (what downstream steps are handed).
     """
     step, node = attempt.step, attempt.node
-    failed = context.failed_partitions
+    failed = context.failed_partitions if context is not None else {}
     committed = [key for key in step.partition_keys if key not in failed]
     definition = getattr(node, "partitions_def", None)
     # Split every output first: all partitions are checked before any is stored. A value
@@ -352,7 +359,7 @@ def _persist_partitions(
     # Stored first: if its IO manager refuses one, no other output was stored.
     events: list[Event] = []
     for name, value in list(whole.items()):
-        user_metadata = {**context.output_metadata(name), **outputs[name].metadata}
+        user_metadata = {**_added_metadata(context, name), **outputs[name].metadata}
         stored = _store_whole(attempt, name, value, committed, user_metadata)
         if stored is None:  # one partition, not in range form: stored as it is, below
             split[name] = {step.partition_keys[0]: value}
@@ -364,7 +371,7 @@ def _persist_partitions(
         output = outputs[name]
         asset_key = node.output(name).asset_key
         values = split[name]
-        user_metadata = {**context.output_metadata(name), **output.metadata}
+        user_metadata = {**_added_metadata(context, name), **output.metadata}
         for key in committed if name not in whole else ():
             event = store_output(
                 step=step,
