@@ -151,7 +151,7 @@ def check_feasible(plan: ExecutionPlan) -> None:
     """
     list_nodes: Any = ray.nodes  # untyped in Ray's stubs
     nodes: list[dict[str, float]] = [n["Resources"] for n in list_nodes() if n.get("Alive")]
-    feasible: set[tuple[tuple[str, float], ...]] = set()  # needs some node meets
+    feasible: set[tuple[tuple[str, float], ...]] = set()  # requests some node can meet
     for step in plan.steps:
         need = required_resources(step.ray_options)
         # Most steps of a plan ask for the same few things: each is checked once.
