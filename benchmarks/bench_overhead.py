@@ -8,6 +8,10 @@ run with OpenTelemetry, exporting every span over OTLP/HTTP to a receiver in ano
 this machine (it reads each request and answers 200, as a collector's receiver would, so its CPU
 counts against us too).
 
+Beside wall time, each run's CPU time is summed over the driver and every process it started
+(Ray's workers, raylet and GCS, the receiver), through its tail work (`_cpu`, needs psutil):
+on a small, shared machine that ratio moves far less between invocations than the wall one.
+
 Run: python benchmarks/bench_overhead.py [--sizes 100 1000 5000] [--repeat 3] [--no-tracing]
 Writes benchmarks/results/overhead.json.
 """
@@ -30,6 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _cpu import CpuMeter
 from _graphs import layered_assets, run_raw_ray, settle
 
 import raystra
@@ -102,12 +107,34 @@ def tracing_to(endpoint: str | None) -> Iterator[None]:
         del os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"]
 
 
-def _timed_run(defs: raystra.Definitions, endpoint: str | None = None) -> float:
+_METER = CpuMeter()
+# CPU is counted this long past a run's end too: Ray frees objects and exporters send their
+# last batch after the call returns, and that work is part of what a run costs.
+_CPU_TAIL_S = 0.3
+
+
+def _timed_run(
+    defs: raystra.Definitions, endpoint: str | None = None, cpu: list[float] | None = None
+) -> float:
+    """Wall seconds of one run; its CPU seconds are appended to ``cpu`` when given."""
     settle()
-    with tracing_to(endpoint):
+    with tracing_to(endpoint), _METER.measure() as used:
         started = time.perf_counter()
         raystra.materialize(defs, executor="ray")
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        time.sleep(_CPU_TAIL_S)
+    if cpu is not None:
+        cpu.append(used.seconds)
+    return elapsed
+
+
+def _timed_raw(layers: int, width: int, cpu: list[float]) -> float:
+    settle()
+    with _METER.measure() as used:
+        elapsed = run_raw_ray(layers, width)
+        time.sleep(_CPU_TAIL_S)
+    cpu.append(used.seconds)
+    return elapsed
 
 
 def measure(
@@ -117,12 +144,14 @@ def measure(
     defs = raystra.Definitions(layered_assets(layers, width))
     stored = raystra.Definitions(_persisting(list(defs.assets))) if with_persistence else None
     raw, ours, ours_stored, ours_traced = [], [], [], []
+    raw_cpu: list[float] = []
+    ours_cpu: list[float] = []
+    traced_cpu: list[float] = []
     for _ in range(repeat):
-        settle()
-        raw.append(run_raw_ray(layers, width))
-        ours.append(_timed_run(defs))
+        raw.append(_timed_raw(layers, width, raw_cpu))
+        ours.append(_timed_run(defs, cpu=ours_cpu))
         if tracing_endpoint is not None:
-            ours_traced.append(_timed_run(defs, tracing_endpoint))
+            ours_traced.append(_timed_run(defs, tracing_endpoint, traced_cpu))
         if stored is not None:
             ours_stored.append(_timed_run(stored))
     row: dict[str, Any] = {
@@ -134,6 +163,11 @@ def measure(
         "raystra_runs_s": ours,
     }
     row["ratio"] = row["raystra_ms_per_step"] / row["raw_ray_ms_per_step"]
+    if _METER.available:
+        # Totals over every repeat, not medians: each process's CPU time ticks in 10 ms steps.
+        row["raw_ray_cpu_ms_per_step"] = 1000 * sum(raw_cpu) / (repeat * steps)
+        row["raystra_cpu_ms_per_step"] = 1000 * sum(ours_cpu) / (repeat * steps)
+        row["cpu_ratio"] = sum(ours_cpu) / sum(raw_cpu)
     if ours_stored:
         row["raystra_persisted_ms_per_step"] = 1000 * statistics.median(ours_stored) / steps
         row["raystra_persisted_runs_s"] = ours_stored
@@ -141,6 +175,9 @@ def measure(
         row["raystra_traced_ms_per_step"] = 1000 * statistics.median(ours_traced) / steps
         row["raystra_traced_runs_s"] = ours_traced
         row["tracing_overhead"] = row["raystra_traced_ms_per_step"] / row["raystra_ms_per_step"]
+        if _METER.available:
+            row["raystra_traced_cpu_ms_per_step"] = 1000 * sum(traced_cpu) / (repeat * steps)
+            row["tracing_cpu_overhead"] = sum(traced_cpu) / sum(ours_cpu)
     return row
 
 
@@ -197,6 +234,27 @@ def main() -> None:
             indent=2,
         )
     )
+    if _METER.available:
+        print("CPU of the whole local cluster, ms per step (all repeats):")
+        print(
+            "{:>6} {:>9} {:>9} {:>6} {:>9} {:>16}".format(
+                "steps", "raw Ray", "raystra", "ratio", "+traced", "traced/untraced"
+            )
+        )
+        for row in rows:
+            traced_cpu = row.get("raystra_traced_cpu_ms_per_step")
+            print(
+                "{:>6} {:>9.2f} {:>9.2f} {:>6.2f} {:>9} {:>16}".format(
+                    row["steps"],
+                    row["raw_ray_cpu_ms_per_step"],
+                    row["raystra_cpu_ms_per_step"],
+                    row["cpu_ratio"],
+                    "-" if traced_cpu is None else f"{traced_cpu:.2f}",
+                    "-" if traced_cpu is None else f"{row['tracing_cpu_overhead']:.2f}",
+                )
+            )
+    else:
+        print("(install psutil for the CPU columns)")
     print(f"wrote {out}")
 
 
