@@ -6,7 +6,9 @@ with raystra's event storage (SQLite) on. A second raystra column persists every
 the default IO manager (a pickle file per step), to show what storage adds. A third traces the
 run with OpenTelemetry, exporting every span over OTLP/HTTP to a receiver in another process on
 this machine (it reads each request and answers 200, as a collector's receiver would, so its CPU
-counts against us too).
+counts against us too). The endpoint turns metrics on as well, as it does for users; a fourth
+column ("spans") traces with metrics off (``OTEL_METRICS_EXPORTER=none``), so the cost of
+traces alone shows beside that of traces and metrics together.
 
 Beside wall time, each run's CPU time is summed over the driver and every process it started
 (Ray's workers, raylet and GCS, the receiver), through its tail work (`_cpu`, needs psutil):
@@ -95,16 +97,23 @@ def otlp_receiver() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def tracing_to(endpoint: str | None) -> Iterator[None]:
-    """Turn raystra's tracing on (OTLP/HTTP to ``endpoint``) for the runs inside."""
+def tracing_to(endpoint: str | None, *, metrics: bool = True) -> Iterator[None]:
+    """Turn raystra's tracing on (OTLP/HTTP to ``endpoint``) for the runs inside.
+
+    An OTLP endpoint turns metrics on too, as it does for users; ``metrics=False`` turns them
+    off with the standard ``OTEL_METRICS_EXPORTER=none``, to show what traces alone cost.
+    """
     if endpoint is None:
         yield
         return
     os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+    if not metrics:
+        os.environ["OTEL_METRICS_EXPORTER"] = "none"
     try:
         yield
     finally:
         del os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"]
+        os.environ.pop("OTEL_METRICS_EXPORTER", None)
 
 
 _METER = CpuMeter()
@@ -114,11 +123,15 @@ _CPU_TAIL_S = 0.3
 
 
 def _timed_run(
-    defs: raystra.Definitions, endpoint: str | None = None, cpu: list[float] | None = None
+    defs: raystra.Definitions,
+    endpoint: str | None = None,
+    cpu: list[float] | None = None,
+    *,
+    metrics: bool = True,
 ) -> float:
     """Wall seconds of one run; its CPU seconds are appended to ``cpu`` when given."""
     settle()
-    with tracing_to(endpoint), _METER.measure() as used:
+    with tracing_to(endpoint, metrics=metrics), _METER.measure() as used:
         started = time.perf_counter()
         raystra.materialize(defs, executor="ray")
         elapsed = time.perf_counter() - started
@@ -147,11 +160,14 @@ def measure(
     raw_cpu: list[float] = []
     ours_cpu: list[float] = []
     traced_cpu: list[float] = []
+    spans_only: list[float] = []
+    spans_only_cpu: list[float] = []
     for _ in range(repeat):
         raw.append(_timed_raw(layers, width, raw_cpu))
         ours.append(_timed_run(defs, cpu=ours_cpu))
         if tracing_endpoint is not None:
             ours_traced.append(_timed_run(defs, tracing_endpoint, traced_cpu))
+            spans_only.append(_timed_run(defs, tracing_endpoint, spans_only_cpu, metrics=False))
         if stored is not None:
             ours_stored.append(_timed_run(stored))
     row: dict[str, Any] = {
@@ -175,9 +191,15 @@ def measure(
         row["raystra_traced_ms_per_step"] = 1000 * statistics.median(ours_traced) / steps
         row["raystra_traced_runs_s"] = ours_traced
         row["tracing_overhead"] = row["raystra_traced_ms_per_step"] / row["raystra_ms_per_step"]
+        row["raystra_traces_only_ms_per_step"] = 1000 * statistics.median(spans_only) / steps
+        row["raystra_traces_only_runs_s"] = spans_only
+        row["traces_only_overhead"] = (
+            row["raystra_traces_only_ms_per_step"] / row["raystra_ms_per_step"]
+        )
         if _METER.available:
             row["raystra_traced_cpu_ms_per_step"] = 1000 * sum(traced_cpu) / (repeat * steps)
             row["tracing_cpu_overhead"] = sum(traced_cpu) / sum(ours_cpu)
+            row["traces_only_cpu_overhead"] = sum(spans_only_cpu) / sum(ours_cpu)
     return row
 
 
@@ -205,22 +227,7 @@ def main() -> None:
         # The last metrics export goes out while the receiver still listens (at exit it would
         # find it gone and retry, printing connection errors).
         shutdown_meter_providers()
-    header = ("steps", "raw Ray", "raystra", "ratio", "+stored", "+traced", "traced/untraced")
-    print("{:>6} {:>9} {:>9} {:>6} {:>9} {:>9} {:>16}  (ms per step, medians)".format(*header))
-    for row in rows:
-        stored = row.get("raystra_persisted_ms_per_step")
-        traced = row.get("raystra_traced_ms_per_step")
-        print(
-            "{:>6} {:>9.2f} {:>9.2f} {:>6.2f} {:>9} {:>9} {:>16}".format(
-                row["steps"],
-                row["raw_ray_ms_per_step"],
-                row["raystra_ms_per_step"],
-                row["ratio"],
-                "-" if stored is None else f"{stored:.2f}",
-                "-" if traced is None else f"{traced:.2f}",
-                "-" if traced is None else f"{row['tracing_overhead']:.2f}",
-            )
-        )
+    _print_wall(rows)
     out = Path(__file__).parent / "results" / "overhead.json"
     out.write_text(
         json.dumps(
@@ -235,27 +242,51 @@ def main() -> None:
         )
     )
     if _METER.available:
-        print("CPU of the whole local cluster, ms per step (all repeats):")
-        print(
-            "{:>6} {:>9} {:>9} {:>6} {:>9} {:>16}".format(
-                "steps", "raw Ray", "raystra", "ratio", "+traced", "traced/untraced"
-            )
-        )
-        for row in rows:
-            traced_cpu = row.get("raystra_traced_cpu_ms_per_step")
-            print(
-                "{:>6} {:>9.2f} {:>9.2f} {:>6.2f} {:>9} {:>16}".format(
-                    row["steps"],
-                    row["raw_ray_cpu_ms_per_step"],
-                    row["raystra_cpu_ms_per_step"],
-                    row["cpu_ratio"],
-                    "-" if traced_cpu is None else f"{traced_cpu:.2f}",
-                    "-" if traced_cpu is None else f"{row['tracing_cpu_overhead']:.2f}",
-                )
-            )
+        _print_cpu(rows)
     else:
         print("(install psutil for the CPU columns)")
     print(f"wrote {out}")
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _print_wall(rows: list[dict[str, Any]]) -> None:
+    header = ("steps", "raw Ray", "raystra", "ratio", "+stored", "+traced", "/untraced", "spans")
+    print("{:>6} {:>8} {:>8} {:>6} {:>8} {:>8} {:>10} {:>6}".format(*header), end="")
+    print("  (wall ms per step, medians)")
+    for row in rows:
+        print(
+            "{:>6} {:>8.2f} {:>8.2f} {:>6.2f} {:>8} {:>8} {:>10} {:>6}".format(
+                row["steps"],
+                row["raw_ray_ms_per_step"],
+                row["raystra_ms_per_step"],
+                row["ratio"],
+                _cell(row.get("raystra_persisted_ms_per_step")),
+                _cell(row.get("raystra_traced_ms_per_step")),
+                _cell(row.get("tracing_overhead")),
+                _cell(row.get("traces_only_overhead")),
+            )
+        )
+
+
+def _print_cpu(rows: list[dict[str, Any]]) -> None:
+    header = ("steps", "raw Ray", "raystra", "ratio", "+traced", "/untraced", "spans")
+    print("{:>6} {:>8} {:>8} {:>6} {:>8} {:>10} {:>6}".format(*header), end="")
+    print("  (CPU ms per step of the whole local cluster, all repeats)")
+    for row in rows:
+        print(
+            "{:>6} {:>8.2f} {:>8.2f} {:>6.2f} {:>8} {:>10} {:>6}".format(
+                row["steps"],
+                row["raw_ray_cpu_ms_per_step"],
+                row["raystra_cpu_ms_per_step"],
+                row["cpu_ratio"],
+                _cell(row.get("raystra_traced_cpu_ms_per_step")),
+                _cell(row.get("tracing_cpu_overhead")),
+                _cell(row.get("traces_only_cpu_overhead")),
+            )
+        )
 
 
 if __name__ == "__main__":
