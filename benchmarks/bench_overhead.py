@@ -227,7 +227,7 @@ def main() -> None:
         # The last metrics export goes out while the receiver still listens (at exit it would
         # find it gone and retry, printing connection errors).
         shutdown_meter_providers()
-    _print_wall(rows)
+    _print_table(rows, _WALL_COLUMNS, "wall ms per step, medians")
     out = Path(__file__).parent / "results" / "overhead.json"
     out.write_text(
         json.dumps(
@@ -242,51 +242,44 @@ def main() -> None:
         )
     )
     if _METER.available:
-        _print_cpu(rows)
+        _print_table(rows, _CPU_COLUMNS, "CPU ms per step of the whole local cluster, all repeats")
     else:
         print("(install psutil for the CPU columns)")
     print(f"wrote {out}")
 
 
-def _cell(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
+# (heading, row key) per printed column; a key missing from a row prints as "-".
+_WALL_COLUMNS = (
+    ("raw Ray", "raw_ray_ms_per_step"),
+    ("raystra", "raystra_ms_per_step"),
+    ("ratio", "ratio"),
+    ("+stored", "raystra_persisted_ms_per_step"),
+    ("+traced", "raystra_traced_ms_per_step"),
+    ("/untraced", "tracing_overhead"),
+    ("spans", "traces_only_overhead"),
+)
+_CPU_COLUMNS = (
+    ("raw Ray", "raw_ray_cpu_ms_per_step"),
+    ("raystra", "raystra_cpu_ms_per_step"),
+    ("ratio", "cpu_ratio"),
+    ("+traced", "raystra_traced_cpu_ms_per_step"),
+    ("/untraced", "tracing_cpu_overhead"),
+    ("spans", "traces_only_cpu_overhead"),
+)
 
 
-def _print_wall(rows: list[dict[str, Any]]) -> None:
-    header = ("steps", "raw Ray", "raystra", "ratio", "+stored", "+traced", "/untraced", "spans")
-    print("{:>6} {:>8} {:>8} {:>6} {:>8} {:>8} {:>10} {:>6}".format(*header), end="")
-    print("  (wall ms per step, medians)")
+def _print_table(
+    rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...], what: str
+) -> None:
+    widths = [max(len(heading), 6) + 2 for heading, _ in columns]
+    headings = [f"{heading:>{width}}" for (heading, _), width in zip(columns, widths, strict=True)]
+    print(f"{'steps':>6} " + " ".join(headings) + f"  ({what})")
     for row in rows:
-        print(
-            "{:>6} {:>8.2f} {:>8.2f} {:>6.2f} {:>8} {:>8} {:>10} {:>6}".format(
-                row["steps"],
-                row["raw_ray_ms_per_step"],
-                row["raystra_ms_per_step"],
-                row["ratio"],
-                _cell(row.get("raystra_persisted_ms_per_step")),
-                _cell(row.get("raystra_traced_ms_per_step")),
-                _cell(row.get("tracing_overhead")),
-                _cell(row.get("traces_only_overhead")),
-            )
-        )
-
-
-def _print_cpu(rows: list[dict[str, Any]]) -> None:
-    header = ("steps", "raw Ray", "raystra", "ratio", "+traced", "/untraced", "spans")
-    print("{:>6} {:>8} {:>8} {:>6} {:>8} {:>10} {:>6}".format(*header), end="")
-    print("  (CPU ms per step of the whole local cluster, all repeats)")
-    for row in rows:
-        print(
-            "{:>6} {:>8.2f} {:>8.2f} {:>6.2f} {:>8} {:>10} {:>6}".format(
-                row["steps"],
-                row["raw_ray_cpu_ms_per_step"],
-                row["raystra_cpu_ms_per_step"],
-                row["cpu_ratio"],
-                _cell(row.get("raystra_traced_cpu_ms_per_step")),
-                _cell(row.get("tracing_cpu_overhead")),
-                _cell(row.get("traces_only_cpu_overhead")),
-            )
-        )
+        cells = [
+            f"{'-' if row.get(key) is None else format(row[key], '.2f'):>{width}}"
+            for (_, key), width in zip(columns, widths, strict=True)
+        ]
+        print(f"{row['steps']:>6} " + " ".join(cells))
 
 
 if __name__ == "__main__":
