@@ -222,7 +222,8 @@ def _stream_events(
     """Write the executor's events in batches and derive the run's final status from them.
 
     Every event also goes to the run's observers (traces, metrics, OpenLineage), including
-    telemetry that storage does not keep (`StepSpans`).
+    telemetry that storage does not keep (`StepSpans`): the writer hands them each batch once
+    stored, and the run's end once the last batch has gone to them.
     """
     run_id = request.run_id
     events: list[Event] = []
@@ -230,19 +231,16 @@ def _stream_events(
 
     def record(event: Event) -> None:
         nonlocal status
-        if observers:
-            observers.observe(event)
+        if event.stored or observers:  # telemetry events only travel to observers
+            writer.write(event)
         if not event.stored:
             return
-        writer.write(event)
         events.append(event)
         if isinstance(event, StepFailed):
             # Partition status follows its step: each partition the step covered failed.
             for failed in _partitions_failed(plan, event):
                 writer.write(failed)
                 events.append(failed)
-                if observers:
-                    observers.observe(failed)
         if isinstance(event, RunFailed):
             status = RunStatus.FAILURE
         elif isinstance(event, RunCanceled):
@@ -263,8 +261,16 @@ def _stream_events(
     observers.run_started(observed)
     # Batches of 250 cost about what batches of 500 do per event, and halve what is left to
     # store when the run ends (the last batch is stored before the run returns).
-    writing = BatchingEventWriter(storage, max_batch=250, background=True)
-    with writing as writer, _finishing(observers, lambda: status):
+    # Observers take each batch from the writer once it is stored, so their work runs in
+    # batches (warm: cheaper per event) and off the executor's loop.
+    writing = BatchingEventWriter(
+        storage,
+        max_batch=250,
+        background=True,
+        on_stored=observers.observe_batch if observers else None,
+    )
+    # Observers hear the run ended only after the writer closed: every event has reached them.
+    with _finishing(observers, lambda: status), writing as writer:
         try:
             for event in executor.execute(plan, request):
                 record(event)

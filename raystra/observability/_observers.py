@@ -1,8 +1,11 @@
 """Run observers: driver-side consumers of a run's events (traces, metrics, OpenLineage).
 
-The executor yields events; the API layer stores them and hands each one to the run's
-observers, in order. Observers see the same events storage does, so what they report always
-matches `raystra runs show`. A run with no observer configured pays nothing: the list is empty.
+The executor yields events; the API layer stores them in batches and hands each stored batch
+to the run's observers, in order, from the event writer (`BatchingEventWriter`'s
+``on_stored``): off the executor's loop, within the writer's delay (half a second; at once for
+a run's terminal event). Observers see the same events storage does, and only once it has
+them, so what they report always matches `raystra runs show`. A run with no observer
+configured pays nothing: the list is empty.
 
 An observer must never fail a run: `ObserverGroup` logs and drops an observer that raises.
 
@@ -110,6 +113,31 @@ class ObserverGroup(RunObserver):
         for observer in self.observers:
             try:
                 observer.observe(event)
+            except Exception:
+                self._drop(observer, "observe")
+
+    def observe_batch(self, events: Sequence[Event]) -> None:
+        """`observe` each of ``events`` in order, one observer at a time.
+
+        Each observer takes the whole batch before the next starts, so its code stays warm
+        across the batch: per event, that costs the tracing and metrics observers less than
+        being called once per event between everything else the driver does.
+
+        Example:
+            >>> class Kinds(RunObserver):
+            ...     def __init__(self) -> None:
+            ...         self.kinds: list[str] = []
+            ...     def observe(self, event: Event) -> None:
+            ...         self.kinds.append(event.kind)
+            >>> kinds = Kinds()
+            >>> ObserverGroup([kinds]).observe_batch([RunSucceeded(run_id="r1")] * 2)
+            >>> kinds.kinds
+            ['RunSucceeded', 'RunSucceeded']
+        """
+        for observer in list(self.observers):
+            try:
+                for event in events:
+                    observer.observe(event)
             except Exception:
                 self._drop(observer, "observe")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from raystra.events import Event, RunCanceled, RunFailed, RunSucceeded
@@ -31,11 +32,18 @@ class BatchingEventWriter:
     If the storage raises, the batch stays buffered and the next flush tries it again.
     Safe to share between threads.
 
+    With ``on_stored``, each batch is handed to it once stored, whole and in write order
+    (one call at a time), including events storage does not keep (``Event.stored`` false:
+    telemetry such as `raystra.events.StepSpans`), which pass through unstored. The run's
+    observers take their events this way: in batches, off the executor's loop, and only once
+    `raystra runs show` can see them. It must not raise (`ObserverGroup` does not).
+
     Args:
         storage: Where batches go, through `RunStorage.store_events`.
         max_batch: Most events per batch.
         max_delay_s: Longest time an event waits in the buffer while writes keep coming.
         background: Also flush waiting events from a background thread.
+        on_stored: Called with every batch after it was stored.
 
     Example:
         >>> from raystra.events import RunStarted, RunSucceeded
@@ -51,10 +59,12 @@ class BatchingEventWriter:
         max_batch: int = 500,
         max_delay_s: float = 0.5,
         background: bool = False,
+        on_stored: Callable[[Sequence[Event]], None] | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}.")
         self._storage = storage
+        self._on_stored = on_stored
         self._max_batch = max_batch
         self._max_delay_s = max_delay_s
         self._buffer: list[Event] = []
@@ -121,9 +131,13 @@ class BatchingEventWriter:
                 batch = self._unstored
             if not batch:
                 return
-            self._storage.store_events(batch)
+            kept = [event for event in batch if event.stored]
+            if kept:
+                self._storage.store_events(kept)
             # Cleared only once stored: a failed batch is retried by the next flush.
             self._unstored = []
+            if self._on_stored is not None:
+                self._on_stored(batch)
 
     def close(self) -> None:
         """Store what is buffered; later writes raise."""

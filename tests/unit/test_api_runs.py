@@ -24,6 +24,7 @@ from raystra import (
 )
 from raystra.errors import InvalidDefinitionError, RaystraError
 from raystra.events import Event, RunStatus, StepStarted
+from raystra.observability import ObserverGroup, RunObserver
 from raystra.storage import open_storage
 from raystra.storage.sql import SqlRunStorage
 
@@ -57,6 +58,48 @@ def test_events_are_written_in_batches_not_one_transaction_each(tmp_path: Path) 
     assert len(storage.batches) <= 3
     stored = storage.get_events(result.run_id)
     assert [s.event for s in stored] == result.events
+
+
+class StorageFirstObserver(RunObserver):
+    """Checks, for every event it is handed, that run storage already holds it."""
+
+    def __init__(self, storage: SqlRunStorage) -> None:
+        self.storage = storage
+        self.kinds: list[str] = []
+        self.missing_from_storage: list[str] = []
+        self.finished_after: int | None = None
+
+    def observe(self, event: Event) -> None:
+        self.kinds.append(event.kind)
+        stored = [s.event for s in self.storage.get_events(event.run_id)]
+        if event.stored and event not in stored:
+            self.missing_from_storage.append(event.kind)
+
+    def run_finished(self, status: RunStatus) -> None:
+        self.finished_after = len(self.kinds)
+
+
+def test_observers_get_every_event_in_order_once_stored_then_the_run_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = CountingStorage(f"sqlite:///{tmp_path}/runs.db")
+    observer = StorageFirstObserver(storage)
+    monkeypatch.setattr(
+        "raystra.api._launch.configured_observers", lambda: ObserverGroup([observer])
+    )
+
+    @asset
+    def orders() -> int:
+        return 1
+
+    @asset
+    def revenue(orders: int) -> int:
+        return orders + 1
+
+    result = materialize([orders, revenue], storage=storage)
+    assert observer.kinds == [event.kind for event in result.events]
+    assert observer.missing_from_storage == []
+    assert observer.finished_after == len(result.events)  # nothing reached it after the end
 
 
 def test_run_record_and_step_stats_are_derived_from_events() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from raystra.events import Event, LogMessage, RunCanceled, RunFailed, RunSucceeded
+from raystra.events import Event, LogMessage, RunCanceled, RunFailed, RunSucceeded, StepSpans
 from raystra.storage import BatchingEventWriter, RunRecord
 from raystra.storage.sql import SqlRunStorage
 
@@ -104,3 +104,60 @@ def test_a_background_writer_stores_an_event_that_waits_without_further_writes(
             assert time.monotonic() < deadline, "the waiting event was never stored"
             time.sleep(0.02)
         assert [e.event.message for e in storage.get_events("r1")] == ["1"]  # type: ignore[attr-defined]
+
+
+class StoredFirst:
+    """An ``on_stored`` hook that records each batch and what storage held when it came."""
+
+    def __init__(self, storage: RecordingStorage) -> None:
+        self.storage = storage
+        self.batches: list[list[str]] = []
+        self.stored_when_called: list[int] = []
+
+    def __call__(self, batch: Sequence[Event]) -> None:
+        self.batches.append([event.kind for event in batch])
+        self.stored_when_called.append(len(self.storage.get_events("r1")))
+
+
+def test_on_stored_gets_each_batch_in_order_once_storage_has_it(
+    storage: RecordingStorage,
+) -> None:
+    hook = StoredFirst(storage)
+    writer = BatchingEventWriter(storage, max_batch=3, max_delay_s=3600, on_stored=hook)
+    for index in range(4):
+        writer.write(_log(index))
+    writer.write(RunSucceeded(run_id="r1"))
+    assert hook.batches == [["LogMessage"] * 3, ["LogMessage", "RunSucceeded"]]
+    assert hook.stored_when_called == [3, 5]
+
+
+def test_events_storage_does_not_keep_pass_through_to_on_stored_only(
+    storage: RecordingStorage,
+) -> None:
+    hook = StoredFirst(storage)
+    spans = StepSpans(run_id="r1", step_key="s", spans=(("raystra.compute", 0, 1, {}, None),))
+    with BatchingEventWriter(storage, max_delay_s=3600, on_stored=hook) as writer:
+        writer.write(_log(0))
+        writer.write(spans)
+    assert hook.batches == [["LogMessage", "StepSpans"]]
+    assert [stored.event.kind for stored in storage.get_events("r1")] == ["LogMessage"]
+    assert storage.batches == [1]  # the span event never reached store_events
+
+
+def test_a_failed_batch_reaches_on_stored_once_when_its_retry_stores_it(
+    storage: RecordingStorage,
+) -> None:
+    delivered: list[list[str]] = []
+    writer = BatchingEventWriter(
+        storage,
+        max_delay_s=3600,
+        on_stored=lambda batch: delivered.append([event.run_id for event in batch]),
+    )
+    writer.write(LogMessage(run_id="r2", step_key=None, message="run r2 not added yet"))
+    with pytest.raises(LookupError, match="r2"):
+        writer.flush()
+    assert delivered == []
+    storage.add_run(RunRecord(run_id="r2"))
+    writer.flush()
+    writer.close()
+    assert delivered == [["r2"]]
