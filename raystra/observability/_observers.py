@@ -110,11 +110,7 @@ class ObserverGroup(RunObserver):
 
     def observe(self, event: Event) -> None:
         """Call every observer's `RunObserver.observe`."""
-        for observer in self.observers:
-            try:
-                observer.observe(event)
-            except Exception:
-                self._drop(observer, "observe")
+        self.observe_batch((event,))
 
     def observe_batch(self, events: Sequence[Event]) -> None:
         """`observe` each of ``events`` in order, one observer at a time.
